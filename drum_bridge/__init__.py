@@ -1,0 +1,37 @@
+"""drum-bridge: DataRobot's ``drum server`` on FastAPI and uvicorn.
+
+Serves custom models with the DRUM HTTP contract and honours both extension
+styles: ``custom_fastapi.py`` and legacy ``custom_flask.py``.
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from .app import DrumApp, create_app
+from .config import Config, ServerType, TargetType
+from .errors import (
+    ConfigError,
+    DrumBridgeError,
+    DrumHTTPError,
+    ExtensionError,
+    ModelLoadError,
+    PredictionError,
+    UnprocessableEntityError,
+)
+
+__all__ = [
+    "__version__",
+    "Config",
+    "ConfigError",
+    "DrumApp",
+    "DrumBridgeError",
+    "DrumHTTPError",
+    "ExtensionError",
+    "ModelLoadError",
+    "PredictionError",
+    "ServerType",
+    "TargetType",
+    "UnprocessableEntityError",
+    "create_app",
+]

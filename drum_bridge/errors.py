@@ -1,0 +1,58 @@
+"""The exceptions drum-bridge raises, in one small hierarchy.
+
+``DrumBridgeError`` is the root.  Configuration problems are also ``ValueError``
+so that callers validating input can catch them the usual way.  Errors that
+become HTTP answers carry the status and the message DRUM would send.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "DrumBridgeError",
+    "ConfigError",
+    "ModelLoadError",
+    "ExtensionError",
+    "DrumHTTPError",
+    "UnprocessableEntityError",
+    "PredictionError",
+]
+
+
+class DrumBridgeError(Exception):
+    """Base class of every error raised by drum-bridge."""
+
+
+class ConfigError(DrumBridgeError, ValueError):
+    """A setting is missing, malformed or contradicts another one."""
+
+
+class ModelLoadError(DrumBridgeError):
+    """The model in the code dir could not be loaded (custom.py or artifact)."""
+
+
+class ExtensionError(DrumBridgeError):
+    """custom_fastapi.py or custom_flask.py could not be found, imported or applied."""
+
+
+class DrumHTTPError(DrumBridgeError):
+    """An error answered as DRUM's JSON body ``{"message": "ERROR: ..."}``."""
+
+    status_code = 500
+
+    def __init__(self, message: str, *, status_code: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if status_code is not None:
+            self.status_code = status_code
+
+
+class UnprocessableEntityError(DrumHTTPError):
+    """The payload or the endpoint does not fit the model (DRUM answers 422)."""
+
+    status_code = 422
+
+
+class PredictionError(DrumHTTPError):
+    """Model code failed, or its output broke DRUM's rules (DRUM answers 500)."""
+
+    status_code = 500

@@ -1,0 +1,29 @@
+"""Loading the selected extensions into an app."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from werkzeug.routing import Map
+
+from ..config import Config, ExtensionStyle
+from .discovery import find_extensions, select_extensions
+from .fastapi_loader import load_fastapi_extension
+
+if TYPE_CHECKING:
+    from ..app import DrumApp
+
+__all__ = ["load_extensions"]
+
+
+def load_extensions(app: DrumApp, config: Config, url_map: Map) -> None:
+    files = find_extensions(config.code_dir)
+    for style in select_extensions(files, config):
+        path = files.get(style)
+        assert path is not None
+        if style is ExtensionStyle.FASTAPI:
+            load_fastapi_extension(app, path)
+        else:
+            from .flask_loader import load_flask_extension
+
+            load_flask_extension(app, config, path)

@@ -1,0 +1,53 @@
+"""``DrumHeadersMiddleware``: DRUM's version and request-id headers on every response."""
+
+from __future__ import annotations
+
+import uuid
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+__all__ = ["DrumHeadersMiddleware", "REQUEST_ID_HEADER", "VERSION_HEADER"]
+
+#: DRUM's exact spelling of the response header (underscores, not dashes).
+REQUEST_ID_HEADER = b"X_Request_ID"
+VERSION_HEADER = b"X-Drum-Version"
+_INCOMING_REQUEST_ID = b"x-request-id"
+#: Where the request id is kept for the rest of the stack (logs, hooks).
+REQUEST_ID_KEY = "drum_bridge.request_id"
+
+
+class DrumHeadersMiddleware:
+    """Outermost layer: it sees every response, hook answers and 404s included."""
+
+    def __init__(self, app: ASGIApp, *, version: str) -> None:
+        self.app = app
+        self.version = version.encode("latin-1")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = _incoming_request_id(scope) or str(uuid.uuid4()).encode()
+        scope[REQUEST_ID_KEY] = request_id.decode("latin-1")
+        version = self.version
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [
+                    (name, value)
+                    for name, value in message.get("headers", ())
+                    if name.lower() not in (b"x-drum-version", b"x_request_id")
+                ]
+                headers.append((VERSION_HEADER, version))
+                headers.append((REQUEST_ID_HEADER, request_id))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def _incoming_request_id(scope: Scope) -> bytes | None:
+    for name, value in scope["headers"]:
+        if name == _INCOMING_REQUEST_ID and value:
+            return bytes(value)
+    return None

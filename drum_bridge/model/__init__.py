@@ -1,0 +1,1 @@
+"""The model runtime: custom.py hooks, artifacts, payloads, prediction and its checks."""

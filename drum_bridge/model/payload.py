@@ -1,0 +1,134 @@
+"""Request payloads: what DRUM accepts as samples, and turning them into data frames.
+
+Splitting the work in two keeps the event loop free: ``read_payload`` only
+looks at the request (headers, multipart fields) and is cheap; ``to_frame``
+parses CSV or Matrix Market and runs in the model's worker thread.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+from starlette.datastructures import UploadFile
+from starlette.requests import Request
+
+from ..errors import UnprocessableEntityError
+
+__all__ = ["Payload", "read_payload", "to_frame", "NO_SAMPLES_MESSAGE"]
+
+NO_SAMPLES_MESSAGE = (
+    "Samples should be provided as:   - a csv or mtx under `X` form-data param key.  - binary data"
+)
+_CSV_TYPES = frozenset({"", "text/csv", "text/plain"})
+_MTX_TYPES = frozenset({"text/mtx"})
+_MTX_MAGIC = b"%%MatrixMarket"
+
+
+@dataclass(frozen=True)
+class Payload:
+    """The samples of one request, still as bytes."""
+
+    data: bytes
+    #: Media type as sent (``text/csv``, ``text/mtx``, ``application/json``, ...).
+    mimetype: str
+    charset: str | None = None
+    #: ``X.colnames`` of a sparse upload: one column name per line.
+    colnames: bytes | None = None
+    #: ``y`` of a transform request with a target.
+    target: bytes | None = None
+
+    @property
+    def is_sparse(self) -> bool:
+        return self.mimetype in _MTX_TYPES or self.data.startswith(_MTX_MAGIC)
+
+
+def split_content_type(value: str) -> tuple[str, str | None]:
+    mimetype, _, params = value.partition(";")
+    charset = None
+    for param in params.split(";"):
+        key, _, val = param.strip().partition("=")
+        if key.lower() == "charset" and val:
+            charset = val.strip('"')
+    return mimetype.strip().lower(), charset
+
+
+async def _read_upload(value: Any) -> bytes | None:
+    if isinstance(value, UploadFile):
+        return await value.read()
+    if isinstance(value, str):
+        return value.encode()
+    return None
+
+
+async def read_payload(request: Request) -> Payload:
+    """Collect the samples of ``request`` as DRUM does, or raise a 422."""
+    mimetype, charset = split_content_type(request.headers.get("content-type", ""))
+    if mimetype == "multipart/form-data":
+        form = await request.form()
+        try:
+            upload = form.get("X")
+            data = await _read_upload(upload)
+            if not data:
+                raise UnprocessableEntityError(NO_SAMPLES_MESSAGE)
+            filename = getattr(upload, "filename", None) or ""
+            kind = "text/mtx" if filename.lower().endswith(".mtx") else "text/csv"
+            return Payload(
+                data=data,
+                mimetype=kind,
+                colnames=await _read_upload(form.get("X.colnames")),
+                target=await _read_upload(form.get("y")),
+            )
+        finally:
+            await form.close()
+    data = await request.body()
+    if not data:
+        raise UnprocessableEntityError(NO_SAMPLES_MESSAGE)
+    return Payload(data=data, mimetype=mimetype, charset=charset)
+
+
+def unsupported_format_message(mimetype: str) -> str:
+    return (
+        f"payload format `{mimetype}` is not supported by predictor/transformer. Make DRUM"
+        " support the format or implement `read_input_data` hook to read the data. "
+    )
+
+
+def to_frame(payload: Payload) -> pd.DataFrame:
+    """Parse the samples; formats DRUM does not read need a ``read_input_data`` hook."""
+    if payload.is_sparse:
+        return _read_mtx(payload.data, payload.colnames)
+    if payload.mimetype not in _CSV_TYPES:
+        raise UnprocessableEntityError(unsupported_format_message(payload.mimetype))
+    return read_csv(payload.data, payload.charset)
+
+
+def read_csv(data: bytes, charset: str | None = None) -> pd.DataFrame:
+    try:
+        return pd.read_csv(io.BytesIO(data), encoding=charset or "utf-8")
+    except (ValueError, UnicodeDecodeError) as exc:
+        # pandas' EmptyDataError and ParserError are ValueErrors.
+        raise UnprocessableEntityError(f"Could not read the samples as CSV: {exc}") from exc
+
+
+def _read_mtx(data: bytes, colnames: bytes | None) -> pd.DataFrame:
+    from scipy.io import mmread
+    from scipy.sparse import csr_matrix
+
+    try:
+        matrix = csr_matrix(mmread(io.BytesIO(data)))
+    except (ValueError, IndexError, TypeError) as exc:
+        raise UnprocessableEntityError(
+            f"Could not read the samples as Matrix Market (.mtx): {exc}"
+        ) from exc
+    columns: list[str] | None = None
+    if colnames:
+        columns = [c for c in colnames.decode().splitlines() if c.strip()]
+        if len(columns) != matrix.shape[1]:
+            raise UnprocessableEntityError(
+                f"X.colnames names {len(columns)} columns but the sparse matrix has"
+                f" {matrix.shape[1]}"
+            )
+    return pd.DataFrame.sparse.from_spmatrix(matrix, columns=columns)

@@ -1,0 +1,1 @@
+"""The DRUM HTTP API: its route table and the endpoints behind it."""

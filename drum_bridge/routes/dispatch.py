@@ -1,0 +1,102 @@
+"""``DrumRoutes``: one Starlette route that answers the whole DRUM table as Flask would.
+
+It sits first in the FastAPI router.  A full werkzeug match is a ``FULL``
+match; a path that DRUM would redirect (308) or refuse by method (405, or the
+automatic ``OPTIONS`` answer) is ``PARTIAL``, so that a user route matching
+exactly still wins; anything else is ``NONE`` and routing goes on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.datastructures import URLPath
+from starlette.routing import BaseRoute, Match, NoMatchFound
+from starlette.types import Receive, Scope, Send
+from werkzeug.exceptions import MethodNotAllowed, NotFound
+from werkzeug.routing import BuildError, Map, MapAdapter, RequestRedirect
+
+from .responses import werkzeug_response
+
+__all__ = ["DrumRoutes", "Endpoint", "bind_map"]
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+MATCH_KEY = "drum_bridge.match"
+
+
+def _host(scope: Scope) -> str:
+    for name, value in scope["headers"]:
+        if name == b"host":
+            return value.decode("latin-1")
+    server = scope.get("server")
+    if server is None:
+        return "localhost"
+    host, port = server
+    return f"{host}:{port}" if port else str(host)
+
+
+def route_path(scope: Scope) -> str:
+    path: str = scope["path"]
+    root = scope.get("root_path", "")
+    return path[len(root):] if root and path.startswith(root) else path
+
+
+def bind_map(url_map: Map, scope: Scope) -> MapAdapter:
+    """Bind ``url_map`` to the request, so redirects name the host and root path it used."""
+    return url_map.bind(
+        _host(scope),
+        script_name=scope.get("root_path") or "/",
+        url_scheme=scope.get("scheme", "http"),
+        path_info=route_path(scope),
+        default_method=scope["method"],
+        query_args=scope.get("query_string", b"").decode("latin-1"),
+    )
+
+
+class DrumRoutes(BaseRoute):
+    def __init__(self, url_map: Map, endpoints: Mapping[str, Endpoint]) -> None:
+        missing = {rule.endpoint for rule in url_map.iter_rules()} - set(endpoints)
+        if missing:
+            raise ValueError(f"no endpoint for DRUM rules: {sorted(missing)}")
+        self.url_map = url_map
+        self.endpoints = endpoints
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        if scope["type"] != "http":
+            return Match.NONE, {}
+        adapter = bind_map(self.url_map, scope)
+        method = scope["method"]
+        try:
+            endpoint, args = adapter.match(route_path(scope), method)
+        except RequestRedirect as redirect:
+            return Match.PARTIAL, {MATCH_KEY: redirect}
+        except MethodNotAllowed as refusal:
+            return Match.PARTIAL, {MATCH_KEY: refusal}
+        except NotFound:
+            return Match.NONE, {}
+        if method == "OPTIONS":
+            allowed = adapter.allowed_methods(route_path(scope))
+            return Match.FULL, {MATCH_KEY: allowed}
+        return Match.FULL, {MATCH_KEY: endpoint, "path_params": args}
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        outcome: Any = scope[MATCH_KEY]
+        if isinstance(outcome, str):
+            response = await self.endpoints[outcome](Request(scope, receive))
+        elif isinstance(outcome, list):
+            # Flask's automatic OPTIONS answer: empty, with the allowed methods.
+            response = Response(headers={"Allow": ", ".join(outcome)}, media_type="text/html")
+        else:
+            response = werkzeug_response(outcome)
+        await response(scope, receive, send)
+
+    def url_path_for(self, name: str, /, **path_params: Any) -> URLPath:
+        """``request.url_for("model_api.predict")`` works as ``url_for`` does in Flask."""
+        try:
+            path = self.url_map.bind("localhost").build(name, path_params)
+        except BuildError:
+            raise NoMatchFound(name, path_params) from None
+        return URLPath(path=path, protocol="http")

@@ -1,0 +1,127 @@
+"""The DRUM endpoints: one async function per view name of the ``model_api`` blueprint."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Awaitable, Callable
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from .. import __version__
+from ..config import TargetType
+from ..errors import DrumHTTPError
+from ..runtime import DrumRuntime
+from . import structured
+from .dispatch import Endpoint
+from .responses import error_response, json_response
+from .stats import stats_body
+
+__all__ = ["build_endpoints"]
+
+logger = logging.getLogger("drum_bridge.routes")
+
+OK = {"message": "OK"}
+
+
+def _guarded(runtime: DrumRuntime, func: Callable[[DrumRuntime, Request], Awaitable[Response]]) -> Endpoint:
+    """DRUM's blueprint error handler: every failure becomes ``{"message": "ERROR: ..."}``."""
+
+    @functools.wraps(func)
+    async def endpoint(request: Request) -> Response:
+        try:
+            return await func(runtime, request)
+        except DrumHTTPError as exc:
+            logger.error("%s %s: %s", request.method, request.url.path, exc.message,
+                         exc_info=runtime.config.show_stacktrace)
+            return error_response(exc.message, exc.status_code)
+        except Exception as exc:
+            logger.exception("%s %s failed", request.method, request.url.path)
+            return error_response(str(exc), 500)
+
+    return endpoint
+
+
+async def ping(runtime: DrumRuntime, request: Request) -> Response:
+    return json_response(OK)
+
+
+async def health(runtime: DrumRuntime, request: Request) -> Response:
+    return json_response(OK)
+
+
+async def info(runtime: DrumRuntime, request: Request) -> Response:
+    config = runtime.config
+    body: dict[str, object] = {
+        "codeDir": str(config.code_dir),
+        "drumServer": "fastapi",
+        "drumVersion": __version__,
+        "language": "python",
+        "modelMetadata": config.model_metadata,
+        "predictor": runtime.loaded.predictor_name,
+        "targetType": config.target_type.value,
+    }
+    if config.target_type is TargetType.BINARY and config.positive_class_label is not None:
+        body["positiveClassLabel"] = config.positive_class_label
+        body["negativeClassLabel"] = config.negative_class_label
+    elif config.class_labels is not None:
+        body["classLabels"] = list(config.class_labels)
+    return json_response(body)
+
+
+async def capabilities(runtime: DrumRuntime, request: Request) -> Response:
+    chat = runtime.loaded.hooks.chat is not None
+    return json_response(
+        {"supported_methods": {"chat": chat}, "supported_payload_formats": {"csv": None, "mtx": None}}
+    )
+
+
+async def stats(runtime: DrumRuntime, request: Request) -> Response:
+    return json_response(stats_body())
+
+
+async def predict_unstructured(runtime: DrumRuntime, request: Request) -> Response:
+    target_type = runtime.config.target_type
+    raise DrumHTTPError(
+        f"This model has target type {target_type}, use either /predict/ or /predictions/ endpoint.",
+        status_code=422,
+    )
+
+
+async def chat(runtime: DrumRuntime, request: Request) -> Response:
+    raise DrumHTTPError(
+        "This model's chat interface was called, but chat is not supported.", status_code=404
+    )
+
+
+async def get_supported_llm_models(runtime: DrumRuntime, request: Request) -> Response:
+    raise DrumHTTPError(
+        "get_supported_llm_models is supported only for TextGen models", status_code=404
+    )
+
+
+async def forward_request(runtime: DrumRuntime, request: Request) -> Response:
+    # DRUM answers this one without the "ERROR: " prefix.
+    return json_response(
+        {"message": "This endpoint is only supported by OpenAI based predictors"}, 400
+    )
+
+
+VIEWS: dict[str, Callable[[DrumRuntime, Request], Awaitable[Response]]] = {
+    "ping": ping,
+    "health": health,
+    "info": info,
+    "capabilities": capabilities,
+    "stats": stats,
+    "predict": structured.predict,
+    "transform": structured.transform,
+    "predict_unstructured": predict_unstructured,
+    "chat": chat,
+    "get_supported_llm_models": get_supported_llm_models,
+    "forward_request": forward_request,
+}
+
+
+def build_endpoints(runtime: DrumRuntime, blueprint: str) -> dict[str, Endpoint]:
+    return {f"{blueprint}.{name}": _guarded(runtime, view) for name, view in VIEWS.items()}

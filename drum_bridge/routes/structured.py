@@ -1,0 +1,66 @@
+"""``/predict/`` and ``/transform/``: structured models."""
+
+from __future__ import annotations
+
+import uuid
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ..config import TargetType
+from ..errors import UnprocessableEntityError
+from ..model.output import frame_to_csv
+from ..model.payload import read_payload
+from ..runtime import DrumRuntime
+
+__all__ = ["predict", "transform"]
+
+_WRONG_FOR_PREDICT = {
+    TargetType.TRANSFORM: "This model has target type 'transform', use the /transform/ endpoint.",
+    TargetType.UNSTRUCTURED: (
+        "This model has target type 'unstructured', use the /predictUnstructured/ or"
+        " /predictionsUnstructured/ endpoint."
+    ),
+}
+
+
+async def predict(runtime: DrumRuntime, request: Request) -> Response:
+    target_type = runtime.config.target_type
+    if target_type in _WRONG_FOR_PREDICT:
+        raise UnprocessableEntityError(_WRONG_FOR_PREDICT[target_type])
+    model = runtime.loaded
+    payload = await read_payload(request)
+    body = await runtime.executor.run(model.predict, payload)
+    return Response(body, media_type="application/json")
+
+
+async def transform(runtime: DrumRuntime, request: Request) -> Response:
+    target_type = runtime.config.target_type
+    if target_type is not TargetType.TRANSFORM:
+        raise UnprocessableEntityError(
+            f"This model has target type {target_type}, use the /predict/ endpoint."
+        )
+    model = runtime.loaded
+    payload = await read_payload(request)
+    x_csv, target = await runtime.executor.run(model.transform, payload)
+    parts = [("X", x_csv)]
+    if target is not None:
+        parts.append(("y", frame_to_csv(target)))
+    boundary = uuid.uuid4().hex
+    return Response(
+        _multipart(parts, boundary), media_type=f"multipart/form-data; boundary={boundary}"
+    )
+
+
+def _multipart(parts: list[tuple[str, bytes]], boundary: str) -> bytes:
+    """DRUM's transform answer: for each of X (and y) a ``.format`` and a ``.transformed`` part."""
+    out = bytearray()
+    for name, data in parts:
+        out += (
+            f"--{boundary}\r\nContent-Disposition: form-data; name=\"{name}.format\"\r\n\r\n"
+            f"csv\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"{name}.transformed\";"
+            f" filename=\"{name}.transformed\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+        ).encode()
+        out += data + b"\r\n"
+    out += f"--{boundary}--\r\n".encode()
+    return bytes(out)

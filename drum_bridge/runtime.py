@@ -1,0 +1,57 @@
+"""The per-app runtime: the loaded model (or why it failed) and the pool that runs it.
+
+One ``DrumRuntime`` per app, no process-level state, so two apps can be mounted
+side by side.  ``startup()`` is what a lifespan calls; a host application that
+mounts the app calls it from its own lifespan (mounted apps get no lifespan
+events of their own).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import anyio.to_thread
+
+from .config import Config
+from .errors import ModelLoadError
+from .model.executor import ModelExecutor
+from .model.predictor import LoadedModel, load_model
+
+__all__ = ["DrumRuntime"]
+
+logger = logging.getLogger("drum_bridge.runtime")
+
+
+class DrumRuntime:
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.executor = ModelExecutor(config.model_threads)
+        self.model: LoadedModel | None = None
+        #: With ``with_error_server``: the message every DRUM route answers with 513.
+        self.load_error: str | None = None
+
+    async def startup(self) -> None:
+        """Load the model in a worker thread; a failure raises unless the error server is on."""
+        if self.model is not None or self.load_error is not None:
+            return
+        try:
+            # Not the model executor: loading may take long and must not count as scoring.
+            self.model = await anyio.to_thread.run_sync(load_model, self.config)
+        except ModelLoadError as exc:
+            if not self.config.with_error_server:
+                raise
+            self.load_error = str(exc)
+            logger.error(
+                "Model failed to load; serving the error server (513): %s",
+                exc,
+                exc_info=self.config.show_stacktrace,
+            )
+
+    @property
+    def loaded(self) -> LoadedModel:
+        if self.model is None:
+            raise RuntimeError(
+                "The model is not loaded: run DrumRuntime.startup() first (an app mounted"
+                " in a host application needs it called from the host's lifespan)"
+            )
+        return self.model
