@@ -16,7 +16,6 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Any
 
 from fastapi import FastAPI
 from starlette.requests import Request
@@ -29,6 +28,7 @@ from .config import Config
 from .errors import ExtensionError
 from .extensions import load_extensions
 from .middleware.headers import DrumHeadersMiddleware
+from .middleware.lifespan import StartupErrorMiddleware
 from .routes.dispatch import DrumRoutes
 from .routes.endpoints import build_endpoints
 from .routes.responses import error_response, werkzeug_response
@@ -57,6 +57,10 @@ class DrumApp(FastAPI):
         app = super().build_middleware_stack()
         for wrap in reversed(self.drum_outer_middleware):
             app = wrap(app)
+        runtime = self.drum_runtime
+        app = StartupErrorMiddleware(
+            app, cause=lambda: runtime.startup_error, show_stacktrace=runtime.config.show_stacktrace
+        )
         return DrumHeadersMiddleware(app, version=__version__)
 
 
@@ -77,8 +81,15 @@ def create_app(config: Config) -> DrumApp:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await runtime.startup()
-        yield
+        try:
+            await runtime.startup()
+        except Exception as exc:
+            runtime.startup_error = exc
+            raise
+        try:
+            yield
+        finally:
+            await runtime.shutdown()
 
     app = DrumApp(
         title="drum-bridge",
@@ -99,7 +110,3 @@ def create_app(config: Config) -> DrumApp:
         runtime.load_error = str(exc)
         logger.error("Extension failed to load; serving the error server (513): %s", exc)
     return app
-
-
-def _state(app: Any) -> DrumRuntime:
-    return app.drum_runtime  # type: ignore[no-any-return]

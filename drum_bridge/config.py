@@ -109,6 +109,8 @@ class Config:
     flask_hook_threads: int = 40
     #: Threads of the a2wsgi mount: legacy Flask routes served at once.
     wsgi_threads: int = 10
+    #: Seconds a SIGTERM waits for requests in flight before cancelling them.
+    graceful_timeout: float = 30.0
     #: ``model-metadata.yaml`` as read, shown by ``/info/``.
     model_metadata: dict[str, object] | None = field(default=None, compare=False)
 
@@ -119,6 +121,8 @@ class Config:
             raise ConfigError(f"Code dir {str(self.code_dir)!r} is not a directory")
         for name in ("max_workers", "model_threads", "flask_hook_threads", "wsgi_threads"):
             _positive(name, getattr(self, name))
+        if self.graceful_timeout < 0:
+            raise ConfigError(f"graceful_timeout must not be negative, got {self.graceful_timeout}")
         if not 0 < self.port < 65536:
             raise ConfigError(f"Port must be between 1 and 65535, got {self.port}")
         if self.url_prefix and (

@@ -15,6 +15,8 @@ __all__ = [
     "DrumHTTPError",
     "UnprocessableEntityError",
     "PredictionError",
+    "CustomHTTPError",
+    "is_user_http_error",
 ]
 
 
@@ -56,3 +58,25 @@ class PredictionError(DrumHTTPError):
     """Model code failed, or its output broke DRUM's rules (DRUM answers 500)."""
 
     status_code = 500
+
+
+class CustomHTTPError(DrumBridgeError):
+    """Raise from model code to answer with your own status and message.
+
+    Answered as DRUM answers its ``datarobot_drum.CustomHTTPError``: the
+    status given, ``{"message": <message>}`` and ``X-Drum-User-Http-Error: true``.
+    An exception of DRUM's own class (from an installed datarobot-drum) is
+    answered the same way.
+    """
+
+    def __init__(self, message: str = "User's HTTP error in custom model", status_code: int = 400) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status_code = status_code
+
+
+def is_user_http_error(exc: BaseException) -> bool:
+    """Our CustomHTTPError, or DRUM's (any subclass of its ``BaseCustomUserError``)."""
+    if isinstance(exc, CustomHTTPError):
+        return True
+    return any(cls.__name__ == "BaseCustomUserError" for cls in type(exc).__mro__)

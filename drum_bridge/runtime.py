@@ -9,6 +9,7 @@ events of their own).
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 
 import anyio.to_thread
 
@@ -29,6 +30,10 @@ class DrumRuntime:
         self.model: LoadedModel | None = None
         #: With ``with_error_server``: the message every DRUM route answers with 513.
         self.load_error: str | None = None
+        #: Why startup() failed, for the one-line report of a failed start.
+        self.startup_error: BaseException | None = None
+        #: Called at shutdown, in order (the legacy Flask mount stops its responses).
+        self.on_shutdown: list[Callable[[], Awaitable[None]]] = []
 
     async def startup(self) -> None:
         """Load the model in a worker thread; a failure raises unless the error server is on."""
@@ -46,6 +51,10 @@ class DrumRuntime:
                 exc,
                 exc_info=self.config.show_stacktrace,
             )
+
+    async def shutdown(self) -> None:
+        for callback in self.on_shutdown:
+            await callback()
 
     @property
     def loaded(self) -> LoadedModel:

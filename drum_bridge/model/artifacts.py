@@ -28,11 +28,7 @@ def _import(module: str, package: str) -> Any:
 
 def _load_pickle(path: Path) -> Any:
     with path.open("rb") as fh:
-        return pickle.load(fh)
-
-
-def _load_joblib(path: Path) -> Any:
-    return _import("joblib", "joblib").load(path)
+        return pickle.load(fh, encoding="latin1")
 
 
 def _load_torch(path: Path) -> Any:
@@ -54,25 +50,34 @@ def _load_onnx(path: Path) -> Any:
 
 ARTIFACT_EXTENSIONS: dict[str, Callable[[Path], Any]] = {
     ".pkl": _load_pickle,
-    ".joblib": _load_joblib,
     ".pth": _load_torch,
     ".h5": _load_keras,
     ".onnx": _load_onnx,
 }
 
 
-def find_artifact(code_dir: Path) -> Path | None:
-    """The one artifact at the top of ``code_dir``; several are an error."""
-    found = sorted(
-        p for p in code_dir.iterdir() if p.is_file() and p.suffix.lower() in ARTIFACT_EXTENSIONS
-    )
+LANGUAGE_NOTE = "\n\nRunning environment language: Python.\n"
+
+
+def find_artifact(code_dir: Path) -> Path:
+    """The one artifact at the top of ``code_dir``; none or several are errors, as in DRUM."""
+    files = sorted(p for p in code_dir.iterdir() if p.is_file())
+    found = [p for p in files if p.suffix.lower() in ARTIFACT_EXTENSIONS]
     if len(found) > 1:
-        names = ", ".join(p.name for p in found)
         raise ModelLoadError(
-            f"Multiple serialized model files found ({names}). Remove extra artifacts or"
-            " provide a `load_model` hook in custom.py that picks one."
+            f"{LANGUAGE_NOTE}Multiple serialized model files found. Remove extra artifacts or"
+            " overwrite custom.load_model()\nList of retrieved files are: "
+            + " | ".join(p.name for p in found)
         )
-    return found[0] if found else None
+    if not found:
+        raise ModelLoadError(
+            f"{LANGUAGE_NOTE}Could not find model artifact file in: {code_dir} supported by"
+            f" default predictors.\nThey support filenames with the following extensions"
+            f" {sorted(ARTIFACT_EXTENSIONS)}.\nIf your artifact is not supported by default"
+            " predictor, implement custom.load_model() hook.\nList of retrieved files are: "
+            + " | ".join(p.name for p in files)
+        )
+    return found[0]
 
 
 def load_artifact(path: Path) -> Any:

@@ -1,4 +1,4 @@
-"""Framework adapters: how to score a model that custom.py did not score itself."""
+"""Framework adapters: how to score a model that custom.py does not score itself."""
 
 from __future__ import annotations
 
@@ -19,14 +19,25 @@ class Framework(Protocol):
 
     def handles(self, model: Any) -> bool: ...
 
-    def predict(self, model: Any, data: pd.DataFrame, target_type: TargetType) -> pd.DataFrame: ...
+    def predict(self, model: Any, data: pd.DataFrame, target_type: TargetType) -> np.ndarray:
+        """Predictions: values, or class probabilities with one column per class."""
+
+    def class_labels(self, model: Any) -> list[Any] | None:
+        """The model's own names of its probability columns, if it has them."""
 
     def transform(self, model: Any, data: pd.DataFrame) -> Any: ...
 
 
 def _loaded(module: str) -> Any:
-    # Only frameworks already imported (by unpickling) can own the model.
+    # Only a framework that unpickling (or load_model) already imported can own the model.
     return sys.modules.get(module)
+
+
+def _no_transform(name: str) -> None:
+    raise TypeError(
+        "Transform hook must be implemented for custom transforms, for non-sklearn transformer."
+        f" ({name} model)"
+    )
 
 
 class SklearnFramework:
@@ -36,10 +47,14 @@ class SklearnFramework:
         base = _loaded("sklearn.base")
         return base is not None and isinstance(model, base.BaseEstimator)
 
-    def predict(self, model: Any, data: pd.DataFrame, target_type: TargetType) -> pd.DataFrame:
+    def predict(self, model: Any, data: pd.DataFrame, target_type: TargetType) -> np.ndarray:
         if target_type.is_classification:
-            return pd.DataFrame(model.predict_proba(data), columns=list(model.classes_))
-        return pd.DataFrame({"Predictions": np.asarray(model.predict(data), dtype=float).ravel()})
+            return np.asarray(model.predict_proba(data))
+        return np.asarray(model.predict(data))
+
+    def class_labels(self, model: Any) -> list[Any] | None:
+        classes = getattr(model, "classes_", None)
+        return list(classes) if classes is not None else None
 
     def transform(self, model: Any, data: pd.DataFrame) -> Any:
         return model.transform(data)
@@ -52,33 +67,36 @@ class XGBoostFramework(SklearnFramework):
         xgb = _loaded("xgboost")
         return xgb is not None and isinstance(model, (xgb.XGBModel, xgb.Booster))
 
-    def predict(self, model: Any, data: pd.DataFrame, target_type: TargetType) -> pd.DataFrame:
-        if isinstance(model, _loaded("xgboost").Booster):
-            out = model.predict(_loaded("xgboost").DMatrix(data))
-            if target_type.is_classification:
-                probs = np.asarray(out, dtype=float)
-                if probs.ndim == 1:
-                    probs = np.column_stack([1 - probs, probs])
-                return pd.DataFrame(probs)
-            return pd.DataFrame({"Predictions": np.asarray(out, dtype=float).ravel()})
+    def predict(self, model: Any, data: pd.DataFrame, target_type: TargetType) -> np.ndarray:
+        xgb = _loaded("xgboost")
+        if isinstance(model, xgb.Booster):
+            return np.asarray(model.predict(xgb.DMatrix(data)))
         return super().predict(model, data, target_type)
+
+    def class_labels(self, model: Any) -> list[Any] | None:
+        return None if isinstance(model, _loaded("xgboost").Booster) else super().class_labels(model)
+
+    def transform(self, model: Any, data: pd.DataFrame) -> Any:
+        _no_transform(self.name)
 
 
 class TorchFramework:
-    name = "pytorch"
+    name = "torch"
 
     def handles(self, model: Any) -> bool:
         torch = _loaded("torch")
         return torch is not None and isinstance(model, torch.nn.Module)
 
-    def predict(self, model: Any, data: pd.DataFrame, target_type: TargetType) -> pd.DataFrame:
+    def predict(self, model: Any, data: pd.DataFrame, target_type: TargetType) -> np.ndarray:
         torch = _loaded("torch")
         with torch.no_grad():
-            out = model(torch.tensor(data.to_numpy(dtype=np.float32))).numpy()
-        return _frame(out, target_type)
+            return np.asarray(model(torch.tensor(data.to_numpy(dtype=np.float32))).numpy())
+
+    def class_labels(self, model: Any) -> list[Any] | None:
+        return None
 
     def transform(self, model: Any, data: pd.DataFrame) -> Any:
-        raise TypeError("PyTorch models transform through a `transform` hook in custom.py")
+        _no_transform(self.name)
 
 
 class KerasFramework:
@@ -88,11 +106,14 @@ class KerasFramework:
         keras = _loaded("keras")
         return keras is not None and isinstance(model, keras.Model)
 
-    def predict(self, model: Any, data: pd.DataFrame, target_type: TargetType) -> pd.DataFrame:
-        return _frame(np.asarray(model.predict(data.to_numpy(), verbose=0)), target_type)
+    def predict(self, model: Any, data: pd.DataFrame, target_type: TargetType) -> np.ndarray:
+        return np.asarray(model.predict(data.to_numpy(), verbose=0))
+
+    def class_labels(self, model: Any) -> list[Any] | None:
+        return None
 
     def transform(self, model: Any, data: pd.DataFrame) -> Any:
-        raise TypeError("Keras models transform through a `transform` hook in custom.py")
+        _no_transform(self.name)
 
 
 class ONNXFramework:
@@ -102,35 +123,30 @@ class ONNXFramework:
         ort = _loaded("onnxruntime")
         return ort is not None and isinstance(model, ort.InferenceSession)
 
-    def predict(self, model: Any, data: pd.DataFrame, target_type: TargetType) -> pd.DataFrame:
+    def _run(self, model: Any, data: pd.DataFrame) -> list[Any]:
         feed = {model.get_inputs()[0].name: data.to_numpy(dtype=np.float32)}
-        outputs = model.run(None, feed)
-        # Classifiers exported from scikit-learn give (labels, probabilities).
+        return list(model.run(None, feed))
+
+    def predict(self, model: Any, data: pd.DataFrame, target_type: TargetType) -> np.ndarray:
+        outputs = self._run(model, data)
+        # Classifiers converted from scikit-learn answer (labels, probabilities).
         out = outputs[-1] if target_type.is_classification and len(outputs) > 1 else outputs[0]
         if isinstance(out, list) and out and isinstance(out[0], dict):
-            return pd.DataFrame(out)
-        return _frame(np.asarray(out), target_type)
+            return pd.DataFrame(out).to_numpy()
+        return np.asarray(out)
+
+    def class_labels(self, model: Any) -> list[Any] | None:
+        return None
 
     def transform(self, model: Any, data: pd.DataFrame) -> Any:
-        feed = {model.get_inputs()[0].name: data.to_numpy(dtype=np.float32)}
-        return model.run(None, feed)[0]
-
-
-def _frame(out: np.ndarray, target_type: TargetType) -> pd.DataFrame:
-    out = np.asarray(out, dtype=float)
-    if target_type.is_classification:
-        if out.ndim == 1 or out.shape[1] == 1:
-            positive = out.ravel()
-            out = np.column_stack([1 - positive, positive])
-        return pd.DataFrame(out)
-    return pd.DataFrame({"Predictions": out.ravel()})
+        return self._run(model, data)[0]
 
 
 _FRAMEWORKS: tuple[Framework, ...] = (
-    XGBoostFramework(),
-    SklearnFramework(),
-    TorchFramework(),
     KerasFramework(),
+    XGBoostFramework(),
+    TorchFramework(),
+    SklearnFramework(),
     ONNXFramework(),
 )
 

@@ -1,10 +1,15 @@
-"""Checking and encoding what scoring returned, with DRUM's rules and messages."""
+"""What scoring returned: checked with DRUM's rules and messages, then encoded.
+
+``marshal`` turns a score result into ``Marshalled``: the prediction values
+(one column, or one per class label) and any extra columns.  ``encode_predictions``
+writes the ``/predict/`` body.
+"""
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -14,88 +19,162 @@ import pandas as pd
 from ..config import TargetType
 from ..errors import PredictionError
 
-__all__ = ["encode_predictions", "frame_to_csv"]
+__all__ = ["Marshalled", "marshal", "encode_predictions", "frame_to_csv", "check_frame"]
 
 PREDICTIONS_COLUMN = "Predictions"
-_PROBABILITY_TOLERANCE = 1e-6
+_TRUE = {"1", "true", "yes", "y", "on", "t"}
+_FALSE = {"0", "false", "no", "n", "off", "f"}
 
 
-def _check_frame(out: Any, rows: int) -> pd.DataFrame:
+@dataclass(frozen=True)
+class Marshalled:
+    #: 2-D: one column for single-value targets, one per label for classification.
+    values: np.ndarray
+    #: Column names of ``values``: the request's labels, or ``Predictions``.
+    columns: list[str]
+    extra: pd.DataFrame | None = None
+
+    def to_frame(self) -> pd.DataFrame:
+        frame = pd.DataFrame(self.values, columns=self.columns)
+        if self.extra is not None:
+            frame = pd.concat([frame, self.extra.reset_index(drop=True)], axis=1)
+        return frame
+
+
+def check_frame(out: Any, what: str) -> pd.DataFrame:
     if not isinstance(out, pd.DataFrame):
-        raise PredictionError(
-            f"Model output must be a pandas DataFrame, but the model returned {type(out)}"
-        )
-    if len(out) != rows:
-        raise PredictionError(
-            f"Prediction output has {len(out)} rows, but the input had {rows} rows;"
-            " they must match"
-        )
+        raise PredictionError(f"{what} must return a dataframe, but received {type(out)}")
     return out
 
 
-def _split_extra(out: pd.DataFrame, wanted: Sequence[Any]) -> tuple[pd.DataFrame, pd.DataFrame | None]:
-    extra = [c for c in out.columns if c not in wanted]
-    if not extra:
-        return out, None
-    return out[[c for c in out.columns if c in wanted]], out[extra]
+def _standard(label: Any) -> Any:
+    """DRUM compares labels loosely: as numbers, then as booleans, then case-insensitively."""
+    try:
+        return float(label)
+    except (TypeError, ValueError):
+        pass
+    text = str(label).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    return text
 
 
-def _regression(out: pd.DataFrame) -> tuple[Any, pd.DataFrame | None]:
-    if PREDICTIONS_COLUMN in out.columns:
-        predictions, extra = _split_extra(out, [PREDICTIONS_COLUMN])
-    elif out.shape[1] == 1:
-        predictions, extra = out, None
-    else:
+def _single_column(
+    values: np.ndarray, columns: list[Any], frame: pd.DataFrame | None, name: str
+) -> Marshalled:
+    if values.shape[1] == 1:
+        return Marshalled(values=values, columns=[PREDICTIONS_COLUMN])
+    if frame is None or name not in frame.columns:
         raise PredictionError(
-            f"Regression output must have one column, or a {PREDICTIONS_COLUMN!r} column"
-            f" beside extra ones; got columns {list(out.columns)}"
+            "Regression, Text Generation, Agentic Workflow and anomaly predictions must"
+            f" contain only 1 column. Your predictions have {values.shape[1]} columns"
+        )
+    extra = frame.drop(columns=[name])
+    return Marshalled(values=frame[[name]].to_numpy(), columns=[PREDICTIONS_COLUMN], extra=extra)
+
+
+def _classification(
+    values: np.ndarray,
+    model_labels: list[Any],
+    frame: pd.DataFrame | None,
+    request_labels: Sequence[str],
+) -> Marshalled:
+    wanted = {_standard(label): label for label in request_labels}
+    label_positions = [i for i, label in enumerate(model_labels) if _standard(label) in wanted]
+    extra = None
+    if frame is not None and len(model_labels) > len(request_labels) and len(label_positions) == len(
+        request_labels
+    ):
+        extra = frame.iloc[:, [i for i in range(len(model_labels)) if i not in label_positions]]
+        values = values[:, label_positions]
+        model_labels = [model_labels[i] for i in label_positions]
+    if len(model_labels) != len(request_labels):
+        raise PredictionError(
+            "Your predictions must return the probability distribution for the correct number"
+            f" of class labels. Expected {len(request_labels)} columns, but received"
+            f" {len(model_labels)}"
+        )
+    if {_standard(label) for label in model_labels} != set(wanted):
+        raise PredictionError(
+            f"Expected predictions to have columns {list(request_labels)},"
+            f" but encountered {list(model_labels)}"
         )
     try:
-        values = predictions.iloc[:, 0].to_numpy(dtype=float)
-    except (TypeError, ValueError) as exc:
-        raise PredictionError(f"Regression predictions must be numbers: {exc}") from exc
-    return values, extra
-
-
-def _classification(out: pd.DataFrame, labels: Sequence[str]) -> tuple[Any, pd.DataFrame | None]:
-    by_name = {str(c): c for c in out.columns}
-    if set(labels) - set(by_name):
-        raise PredictionError(
-            f"Expected predictions to have columns {list(labels)},"
-            f" but encountered {list(out.columns)}"
-        )
-    probs_frame, extra = _split_extra(out, [by_name[label] for label in labels])
-    try:
-        probs = probs_frame.to_numpy(dtype=float)
+        probs = values.astype(float)
     except (TypeError, ValueError) as exc:
         raise PredictionError(f"Class probabilities must be numbers: {exc}") from exc
-    if ((probs < 0) | (probs > 1)).any():
-        raise PredictionError("Your prediction probabilities must be between 0 and 1")
-    if not np.allclose(probs.sum(axis=1), 1.0, atol=_PROBABILITY_TOLERANCE):
-        raise PredictionError("Your prediction probabilities do not add up to 1.")
-    names = [str(c) for c in probs_frame.columns]
-    return [dict(zip(names, row)) for row in probs.tolist()], extra
+    if (probs < 0).any():
+        raise PredictionError("Your prediction probabilities have negative values")
+    if (probs > 1).any():
+        raise PredictionError("Your prediction probabilities have values greater than 1")
+    sums = probs.sum(axis=1)
+    bad = ~np.isclose(sums, 1)
+    if bad.any():
+        rows = "\n".join(f"row {i}: sum {sums[i]!r}" for i in np.flatnonzero(bad)[:10])
+        raise PredictionError(f"Your prediction probabilities do not add up to 1. \n{rows}")
+    columns = [wanted[_standard(label)] for label in model_labels]
+    return Marshalled(values=probs, columns=columns, extra=extra)
 
 
-def encode_predictions(
-    out: Any, *, rows: int, target_type: TargetType, labels: Sequence[str] | None
-) -> bytes:
+def marshal(
+    out: Any,
+    *,
+    target_type: TargetType,
+    request_labels: Sequence[str] | None,
+    model_labels: Sequence[Any] | None = None,
+    target_name: str = PREDICTIONS_COLUMN,
+) -> Marshalled:
+    """Check a score result (a DataFrame, or a framework's array) the way DRUM does."""
+    frame = out if isinstance(out, pd.DataFrame) else None
+    values = out.to_numpy() if frame is not None else np.asarray(out)
+    if values.ndim == 1:
+        values = values.reshape(-1, 1)
+    if values.ndim != 2:
+        raise PredictionError(
+            "predictions must return a 2 dimensional array, but we received a"
+            f" {values.ndim} dimensional array"
+        )
+    if request_labels is None:
+        if target_type is not TargetType.TEXT_GENERATION:
+            try:
+                values = values.astype(float)
+            except (TypeError, ValueError) as exc:
+                raise PredictionError(f"Predictions must be numbers: {exc}") from exc
+        return _single_column(values, list(frame.columns) if frame is not None else [], frame, target_name)
+    if model_labels is None:
+        model_labels = list(frame.columns) if frame is not None else None
+    if model_labels is None:
+        # A framework without class names: one column is the positive class probability.
+        if values.shape[1] == 1 and len(request_labels) == 2:
+            values = np.column_stack([1 - values[:, 0], values[:, 0]])
+        model_labels = list(request_labels)
+    return _classification(values, list(model_labels), frame, request_labels)
+
+
+def encode_predictions(result: Marshalled, *, rows: int, target_type: TargetType) -> bytes:
     """The JSON body of a /predict/ answer: ``{"predictions": [...]}`` (+ extraModelOutput)."""
-    frame = _check_frame(out, rows)
-    if target_type.is_classification:
-        assert labels is not None  # Config guarantees labels for classification.
-        predictions, extra = _classification(frame, labels)
+    if len(result.values) != rows:
+        raise PredictionError(
+            f"The model returned {len(result.values)} predictions for {rows} input rows;"
+            " they must match"
+        )
+    if result.columns == [PREDICTIONS_COLUMN]:
+        predictions: Any = result.values[:, 0]
+        if predictions.dtype == object:
+            predictions = predictions.tolist()
     else:
-        predictions, extra = _regression(frame)
+        predictions = [dict(zip(result.columns, row, strict=True)) for row in result.values.tolist()]
     body: dict[str, Any] = {"predictions": predictions}
-    if extra is not None:
-        body["extraModelOutput"] = orjson.Fragment(extra.to_json(orient="split").encode())
+    if result.extra is not None:
+        body["extraModelOutput"] = orjson.Fragment(result.extra.to_json(orient="split").encode())
     return orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY)
 
 
 def frame_to_csv(data: Any) -> bytes:
-    """CSV of a transform result: a header row, no index, CRLF line ends as DRUM sends."""
+    """A transform result as DRUM sends it: header row, no index, CRLF line ends."""
     frame = data if isinstance(data, pd.DataFrame) else pd.DataFrame(np.asarray(data))
     buffer = io.StringIO()
-    frame.to_csv(buffer, index=False, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
-    return buffer.getvalue().encode()
+    frame.to_csv(buffer, index=False, lineterminator="\r\n")
+    return buffer.getvalue().removesuffix("\r\n").encode()

@@ -24,7 +24,6 @@ NO_SAMPLES_MESSAGE = (
 )
 _CSV_TYPES = frozenset({"", "text/csv", "text/plain"})
 _MTX_TYPES = frozenset({"text/mtx"})
-_MTX_MAGIC = b"%%MatrixMarket"
 
 
 @dataclass(frozen=True)
@@ -41,8 +40,14 @@ class Payload:
     target: bytes | None = None
 
     @property
+    def colnames_list(self) -> list[str] | None:
+        if not self.colnames:
+            return None
+        return [c.strip() for c in self.colnames.decode().splitlines() if c.strip()]
+
+    @property
     def is_sparse(self) -> bool:
-        return self.mimetype in _MTX_TYPES or self.data.startswith(_MTX_MAGIC)
+        return self.mimetype in _MTX_TYPES
 
 
 def split_content_type(value: str) -> tuple[str, str | None]:
@@ -99,21 +104,33 @@ def unsupported_format_message(mimetype: str) -> str:
 def to_frame(payload: Payload) -> pd.DataFrame:
     """Parse the samples; formats DRUM does not read need a ``read_input_data`` hook."""
     if payload.is_sparse:
-        return _read_mtx(payload.data, payload.colnames)
+        return _read_mtx(payload.data, payload.colnames_list)
     if payload.mimetype not in _CSV_TYPES:
         raise UnprocessableEntityError(unsupported_format_message(payload.mimetype))
     return read_csv(payload.data, payload.charset)
 
 
 def read_csv(data: bytes, charset: str | None = None) -> pd.DataFrame:
+    """Samples as DRUM reads them; unreadable input is a 422 here (DRUM answers 500)."""
+    encoding = charset or "utf-8"
     try:
-        return pd.read_csv(io.BytesIO(data), encoding=charset or "utf-8")
-    except (ValueError, UnicodeDecodeError) as exc:
+        frame = pd.read_csv(io.BytesIO(data), encoding=encoding)
+        if frame.shape[1] == 1:
+            # One column: a blank line is a missing value, not a line to skip.
+            frame = pd.read_csv(io.BytesIO(data), encoding=encoding, skip_blank_lines=False)
+    except UnicodeDecodeError as exc:
+        raise UnprocessableEntityError(
+            f"Supplied CSV input file encoding must be {encoding.upper()}: {exc}"
+        ) from exc
+    except LookupError as exc:
+        raise UnprocessableEntityError(f"Unknown charset {charset!r}") from exc
+    except ValueError as exc:
         # pandas' EmptyDataError and ParserError are ValueErrors.
-        raise UnprocessableEntityError(f"Could not read the samples as CSV: {exc}") from exc
+        raise UnprocessableEntityError(f"Pandas failed to read input binary data: {exc}") from exc
+    return frame
 
 
-def _read_mtx(data: bytes, colnames: bytes | None) -> pd.DataFrame:
+def _read_mtx(data: bytes, columns: list[str] | None) -> pd.DataFrame:
     from scipy.io import mmread
     from scipy.sparse import csr_matrix
 
@@ -123,10 +140,7 @@ def _read_mtx(data: bytes, colnames: bytes | None) -> pd.DataFrame:
         raise UnprocessableEntityError(
             f"Could not read the samples as Matrix Market (.mtx): {exc}"
         ) from exc
-    columns: list[str] | None = None
-    if colnames:
-        columns = [c for c in colnames.decode().splitlines() if c.strip()]
-        if len(columns) != matrix.shape[1]:
+    if columns is not None and len(columns) != matrix.shape[1]:
             raise UnprocessableEntityError(
                 f"X.colnames names {len(columns)} columns but the sparse matrix has"
                 f" {matrix.shape[1]}"

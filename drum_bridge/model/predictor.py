@@ -5,14 +5,17 @@ Everything here is synchronous and runs in the model's worker threads.
 
 from __future__ import annotations
 
+import inspect
 import logging
+import os
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import pandas as pd
 
 from ..config import Config, TargetType
-from ..errors import DrumHTTPError, ModelLoadError, PredictionError, UnprocessableEntityError
+from ..errors import DrumHTTPError, ModelLoadError, PredictionError, is_user_http_error
 from . import output
 from .artifacts import find_artifact, load_artifact
 from .frameworks import Framework, find_framework
@@ -23,8 +26,26 @@ __all__ = ["LoadedModel", "load_model", "LOAD_ERROR_PREFIX"]
 
 logger = logging.getLogger("drum_bridge.model")
 
-LOAD_ERROR_PREFIX = "An error occurred when loading your artifact: \n\nRunning environment language: Python.\n"
-NO_FRAMEWORK = "Could not find any framework to handle loaded model and a score hook is not provided"
+T = TypeVar("T")
+
+LOAD_ERROR_PREFIX = "An error occurred when loading your artifact: "
+NO_FRAMEWORK = (
+    "\n\nRunning environment language: Python.\n"
+    "Could not find any framework to handle loaded model and a score hook is not provided"
+)
+
+
+def _guard(what: str, func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run model code; its failure becomes DRUM's ``"<what> Exception: <repr>"`` 500."""
+    try:
+        return func(*args, **kwargs)
+    except DrumHTTPError:
+        raise
+    except Exception as exc:
+        if is_user_http_error(exc):
+            raise
+        logger.exception("%s", what)
+        raise PredictionError(f"{what} Exception: {exc!r}") from exc
 
 
 @dataclass(frozen=True)
@@ -36,105 +57,143 @@ class LoadedModel:
 
     @property
     def predictor_name(self) -> str | None:
-        return self.framework.name if self.framework is not None else None
+        """The artifact predictor ``/info/`` names; None when a score hook scores."""
+        if self.hooks.score is not None or self.framework is None:
+            return None
+        return self.framework.name
 
-    def score_kwargs(self) -> dict[str, Any]:
+    def _score_kwargs(self, payload: Payload) -> dict[str, Any]:
         config = self.config
-        if config.target_type is TargetType.BINARY:
-            return {
-                "positive_class_label": config.positive_class_label,
-                "negative_class_label": config.negative_class_label,
-            }
-        if config.target_type is TargetType.MULTICLASS:
-            return {"class_labels": list(config.class_labels or ())}
-        return {}
+        kwargs: dict[str, Any] = {
+            "binary_data": payload.data,
+            "mimetype": payload.mimetype or None,
+            "charset": payload.charset,
+            "sparse_colnames": payload.colnames_list,
+            "target_type": config.target_type,
+        }
+        if config.positive_class_label is not None:
+            kwargs["positive_class_label"] = config.positive_class_label
+            kwargs["negative_class_label"] = config.negative_class_label
+        elif config.class_labels:
+            kwargs["class_labels"] = list(config.class_labels)
+        return kwargs
 
-    def read_samples(self, payload: Payload) -> pd.DataFrame:
+    def read_samples(self, payload: Payload) -> Any:
         if self.hooks.read_input_data is not None:
-            return self.hooks.read_input_data(payload.data)  # type: ignore[no-any-return]
+            return _guard(
+                "Model 'read_input_data' hook failed to read input data.",
+                self.hooks.read_input_data,
+                payload.data,
+            )
         return to_frame(payload)
 
     def predict(self, payload: Payload) -> bytes:
         """Score ``payload`` and answer the JSON body of ``/predict/``."""
-        config = self.config
+        config, hooks = self.config, self.hooks
         data = self.read_samples(payload)
-        try:
-            if self.hooks.transform is not None:
-                data = self.hooks.transform(data, self.model)
-            if self.hooks.score is not None:
-                out = self.hooks.score(data, self.model, **self.score_kwargs())
-            else:
-                assert self.framework is not None  # load_model() refuses this case.
-                out = self._label_columns(self.framework.predict(self.model, data, config.target_type))
-            if self.hooks.post_process is not None:
-                out = self.hooks.post_process(out, self.model)
-        except DrumHTTPError:
-            raise
-        except Exception as exc:
-            raise PredictionError(f"Failure when making predictions. Exception: {exc!r}") from exc
-        return output.encode_predictions(
-            out, rows=len(data), target_type=config.target_type, labels=config.labels
+        if hooks.transform is not None:
+            data = _guard(
+                "Model 'transform hook' failed to transform dataset.", hooks.transform, data, self.model
+            )
+        target_name = os.environ.get("TARGET_NAME", output.PREDICTIONS_COLUMN)
+        if hooks.score is not None:
+            out = _guard(
+                "Model 'score' hook failed to make predictions.",
+                hooks.score,
+                data,
+                self.model,
+                **self._score_kwargs(payload),
+            )
+            out = output.check_frame(out, "score")
+            model_labels = None
+        else:
+            assert self.framework is not None  # load_model() refuses a model nothing can score
+            out = _guard(
+                "Failure when making predictions.",
+                self.framework.predict,
+                self.model,
+                data,
+                config.target_type,
+            )
+            model_labels = self.framework.class_labels(self.model)
+        result = output.marshal(
+            out,
+            target_type=config.target_type,
+            request_labels=config.labels,
+            model_labels=model_labels,
+            target_name=target_name,
         )
+        if hooks.post_process is not None:
+            processed = _guard(
+                "Model 'post_process' hook failed to post-process predictions.",
+                hooks.post_process,
+                result.to_frame(),
+                self.model,
+            )
+            if not isinstance(processed, pd.DataFrame):
+                raise PredictionError(
+                    f"Output of post_process hook must be a dataframe, not a {type(processed)}"
+                )
+            result = output.marshal(
+                processed, target_type=config.target_type, request_labels=config.labels
+            )
+        return output.encode_predictions(result, rows=len(data), target_type=config.target_type)
 
-    def _label_columns(self, out: pd.DataFrame) -> pd.DataFrame:
-        # Frameworks without class names give positional columns: name them by the labels,
-        # negative class first for binary models, as their probability columns come.
-        labels = self.config.labels
-        if labels is None or not isinstance(out.columns, pd.RangeIndex):
-            return out
-        ordered = list(labels)
-        if self.config.target_type is TargetType.BINARY:
-            ordered = [self.config.negative_class_label or "", self.config.positive_class_label or ""]
-        if out.shape[1] != len(ordered):
-            return out
-        return out.set_axis(ordered, axis=1)
-
-    def transform(self, payload: Payload) -> tuple[bytes, pd.DataFrame | None]:
-        """Transform ``payload``: the CSV of X, and y as parsed (None without a target)."""
+    def transform(self, payload: Payload) -> tuple[bytes, bytes | None]:
+        """Transform ``payload``: the CSV of the transformed X, and y passed through."""
         data = self.read_samples(payload)
         target = read_csv(payload.target) if payload.target else None
-        try:
-            if self.hooks.transform is not None:
-                if target is not None:
-                    result = self.hooks.transform(data, self.model, target)
-                else:
-                    result = self.hooks.transform(data, self.model)
-                if isinstance(result, tuple):
-                    result, target = result
-            else:
-                assert self.framework is not None
-                result = self.framework.transform(self.model, data)
-        except DrumHTTPError:
-            raise
-        except Exception as exc:
-            raise PredictionError(f"Failure when making predictions. Exception: {exc!r}") from exc
-        return output.frame_to_csv(result), target
+        transform_hook = self.hooks.transform
+        if transform_hook is not None:
+            args = [data, self.model]
+            if len(inspect.signature(transform_hook).parameters) >= 3:
+                args.append(target)
+            result = _guard(
+                "Model 'transform' hook failed to transform dataset.", transform_hook, *args
+            )
+            if isinstance(result, tuple):
+                raise PredictionError("Transformation of the target variable is not supported by DRUM.")
+            result = output.check_frame(result, "transform")
+        else:
+            assert self.framework is not None
+            result = _guard(
+                "Failure when making predictions.", self.framework.transform, self.model, data
+            )
+        if len(result) != len(data):
+            raise PredictionError(
+                "Transformation resulted in different number of rows than original data"
+            )
+        return output.frame_to_csv(result), payload.target
 
 
 def load_model(config: Config) -> LoadedModel:
     """Import custom.py, run ``init`` and ``load_model`` or load the artifact."""
-    try:
-        return _load(config)
-    except ModelLoadError:
-        raise
-    except Exception as exc:
-        raise ModelLoadError(f"{LOAD_ERROR_PREFIX}{exc!r}") from exc
-
-
-def _load(config: Config) -> LoadedModel:
     hooks = load_custom_hooks(config.code_dir)
     if hooks.init is not None:
-        hooks.init(code_dir=str(config.code_dir))
-    if hooks.load_model is not None:
-        model = hooks.load_model(str(config.code_dir))
-    else:
-        artifact = find_artifact(config.code_dir)
-        model = load_artifact(artifact) if artifact is not None else None
-    framework = find_framework(model) if model is not None else None
-    if framework is None and not _hooks_can_serve(hooks, config.target_type):
-        raise ModelLoadError(f"{LOAD_ERROR_PREFIX}{NO_FRAMEWORK}")
+        _load_step("Model 'init' hook failed.", hooks.init, code_dir=str(config.code_dir))
+    try:
+        if hooks.load_model is not None:
+            model = _load_step(
+                "'load_model' hook failed to load the model.", hooks.load_model, str(config.code_dir)
+            )
+            if model is None:
+                raise ModelLoadError("'load_model' hook failed to load model, None is returned.")
+        else:
+            model = load_artifact(find_artifact(config.code_dir))
+        framework = find_framework(model)
+        if framework is None and not _hooks_can_serve(hooks, config.target_type):
+            raise ModelLoadError(NO_FRAMEWORK)
+    except ModelLoadError as exc:
+        raise ModelLoadError(f"{LOAD_ERROR_PREFIX}{exc}") from exc
     logger.info("Model loaded (predictor: %s)", framework.name if framework else "custom hooks")
     return LoadedModel(config=config, hooks=hooks, model=model, framework=framework)
+
+
+def _load_step(what: str, func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    try:
+        return func(*args, **kwargs)
+    except Exception as exc:
+        raise ModelLoadError(f"{what} Exception: {exc!r}") from exc
 
 
 def _hooks_can_serve(hooks: CustomHooks, target_type: TargetType) -> bool:
@@ -142,9 +201,4 @@ def _hooks_can_serve(hooks: CustomHooks, target_type: TargetType) -> bool:
         return hooks.score_unstructured is not None
     if target_type is TargetType.TRANSFORM:
         return hooks.transform is not None
-    if target_type is TargetType.TEXT_GENERATION:
-        return hooks.score is not None or hooks.chat is not None
-    return hooks.score is not None
-
-
-__all__ += ["UnprocessableEntityError"]
+    return hooks.score is not None or hooks.chat is not None

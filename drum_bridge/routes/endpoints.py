@@ -8,14 +8,15 @@ from collections.abc import Awaitable, Callable
 
 from starlette.requests import Request
 from starlette.responses import Response
+from werkzeug.exceptions import NotFound
 
 from .. import __version__
 from ..config import TargetType
-from ..errors import DrumHTTPError
+from ..errors import DrumHTTPError, is_user_http_error
 from ..runtime import DrumRuntime
 from . import structured
 from .dispatch import Endpoint
-from .responses import error_response, json_response
+from .responses import USER_HTTP_ERROR_HEADER, error_response, json_response, werkzeug_response
 from .stats import stats_body
 
 __all__ = ["build_endpoints"]
@@ -25,18 +26,37 @@ logger = logging.getLogger("drum_bridge.routes")
 OK = {"message": "OK"}
 
 
-def _guarded(runtime: DrumRuntime, func: Callable[[DrumRuntime, Request], Awaitable[Response]]) -> Endpoint:
-    """DRUM's blueprint error handler: every failure becomes ``{"message": "ERROR: ..."}``."""
+View = Callable[[DrumRuntime, Request], Awaitable[Response]]
 
-    @functools.wraps(func)
+#: The views DRUM's error server keeps (answering 513); the others are 404 there.
+ERROR_SERVER_VIEWS = frozenset({"ping", "health", "predict", "transform", "predict_unstructured"})
+
+
+def _guarded(runtime: DrumRuntime, name: str, view: View) -> Endpoint:
+    """DRUM's blueprint error handler: every failure becomes ``{"message": "ERROR: ..."}``."""
+    in_error_server = name in ERROR_SERVER_VIEWS
+
+    @functools.wraps(view)
     async def endpoint(request: Request) -> Response:
+        if runtime.load_error is not None:
+            if in_error_server:
+                return error_response(runtime.load_error, 513)
+            return werkzeug_response(NotFound())
         try:
-            return await func(runtime, request)
+            return await view(runtime, request)
         except DrumHTTPError as exc:
-            logger.error("%s %s: %s", request.method, request.url.path, exc.message,
-                         exc_info=runtime.config.show_stacktrace)
+            logger.error(
+                "%s %s: %s", request.method, request.url.path, exc.message,
+                exc_info=runtime.config.show_stacktrace,
+            )
             return error_response(exc.message, exc.status_code)
         except Exception as exc:
+            if is_user_http_error(exc):
+                return json_response(
+                    {"message": str(exc)},
+                    getattr(exc, "status_code", 400),
+                    headers={USER_HTTP_ERROR_HEADER: "true"},
+                )
             logger.exception("%s %s failed", request.method, request.url.path)
             return error_response(str(exc), 500)
 
@@ -108,7 +128,7 @@ async def forward_request(runtime: DrumRuntime, request: Request) -> Response:
     )
 
 
-VIEWS: dict[str, Callable[[DrumRuntime, Request], Awaitable[Response]]] = {
+VIEWS: dict[str, View] = {
     "ping": ping,
     "health": health,
     "info": info,
@@ -124,4 +144,4 @@ VIEWS: dict[str, Callable[[DrumRuntime, Request], Awaitable[Response]]] = {
 
 
 def build_endpoints(runtime: DrumRuntime, blueprint: str) -> dict[str, Endpoint]:
-    return {f"{blueprint}.{name}": _guarded(runtime, view) for name, view in VIEWS.items()}
+    return {f"{blueprint}.{name}": _guarded(runtime, name, view) for name, view in VIEWS.items()}

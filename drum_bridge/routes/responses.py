@@ -8,13 +8,18 @@ import orjson
 from starlette.responses import Response
 from werkzeug.exceptions import HTTPException as WerkzeugHTTPException
 
-__all__ = ["json_response", "error_response", "werkzeug_response"]
+__all__ = ["USER_HTTP_ERROR_HEADER", "json_response", "error_response", "werkzeug_response"]
 
 JSON = "application/json"
 
 
-def json_response(content: Any, status_code: int = 200) -> Response:
-    return Response(orjson.dumps(content), status_code=status_code, media_type=JSON)
+USER_HTTP_ERROR_HEADER = "X-Drum-User-Http-Error"
+
+
+def json_response(
+    content: Any, status_code: int = 200, headers: dict[str, str] | None = None
+) -> Response:
+    return Response(orjson.dumps(content), status_code=status_code, headers=headers, media_type=JSON)
 
 
 def error_response(message: str, status_code: int) -> Response:

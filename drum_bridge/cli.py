@@ -1,0 +1,274 @@
+"""``drum server`` / ``drum-bridge server``: DRUM's command line, served by uvicorn.
+
+Every flag of ``drum server`` (datarobot-drum 1.18.1) is accepted.  Flags that
+cannot apply here stop the command with the reason; none is silently ignored.
+This module owns the process: logging, runtime parameters exported to the
+environment, uvicorn and its worker processes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import logging.config
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import asdict, fields
+from pathlib import Path
+from typing import Any, NoReturn
+
+from . import __version__
+from .config import Config, ServerType, TargetType
+from .config_sources import config_from_args
+from .errors import ConfigError, DrumBridgeError
+from .runtime_params import runtime_params_env
+
+__all__ = ["main", "build_parser", "CLI_ONLY_FLAGS", "REFUSED_FLAGS"]
+
+logger = logging.getLogger("drum_bridge.cli")
+
+SUBCOMMANDS = ("score", "fit", "perf-test", "validation", "server", "new", "push")
+LOG_LEVELS = {
+    "all": "NOTSET", "debug": "DEBUG", "info": "INFO", "warn": "WARNING", "warning": "WARNING",
+    "error": "ERROR", "critical": "CRITICAL", "fatal": "CRITICAL",
+}
+ALL_TARGET_TYPES = (
+    "binary", "regression", "anomaly", "unstructured", "multiclass", "transform",
+    "textgeneration", "geopoint", "vectordatabase", "agenticworkflow", "multilabel",
+)
+_LATER = "is not supported by drum-bridge yet (MLOps monitoring and DataRobot API access come in a later release)"
+_NOT_HERE = "does not apply to drum-bridge"
+#: Flags accepted by DRUM that stop drum-bridge, with the reason.
+REFUSED_FLAGS: dict[str, str] = {
+    "docker": f"{_NOT_HERE}: it serves in this process; build your image with `pip install drum-bridge`",
+    "skip_deps_install": f"{_NOT_HERE}: it goes with --docker",
+    "memory": f"{_NOT_HERE}: it goes with --docker; limit memory in your orchestrator",
+    "show_perf": f"{_NOT_HERE}: /stats/ reports memory; time the server with the load scripts in benchmarks/",
+    "gpu_predictor": f"{_NOT_HERE}: GPU predictors (Triton, NIM, vLLM) are served by real DRUM",
+    "sidecar": f"{_NOT_HERE}: sidecar mode is served by real DRUM",
+    "triton_host": f"{_NOT_HERE}: GPU predictors are served by real DRUM",
+    "triton_http_port": f"{_NOT_HERE}: GPU predictors are served by real DRUM",
+    "triton_grpc_port": f"{_NOT_HERE}: GPU predictors are served by real DRUM",
+    "query": f"{_NOT_HERE}: it simulates a request for `drum score`; send the query to /predictUnstructured/",
+    "content_type": f"{_NOT_HERE}: it simulates a request for `drum score`; send the Content-Type header",
+    "monitor": _LATER,
+    "monitor_embedded": _LATER,
+    "deployment_id": _LATER,
+    "model_id": _LATER,
+    "monitor_settings": _LATER,
+    "allow_dr_api_access": _LATER,
+    "webserver": _LATER,
+    "api_token": _LATER,
+    "deployment_config": "is not supported by drum-bridge yet (the DataRobot PPS response format comes in a later release)",
+    "user_secrets_mount_path": "is not supported by drum-bridge yet (user secrets come in a later release)",
+    "user_secrets_prefix": "is not supported by drum-bridge yet (user secrets come in a later release)",
+    "lazy_loading_file": "is not supported by drum-bridge yet (lazy loading comes in a later release)",
+}
+#: Flags that shape the process rather than the app, so they have no Config field.
+CLI_ONLY_FLAGS = frozenset({
+    "address", "class_labels_file", "logging_level", "verbose", "runtime_params_file",
+    "production", "language",
+})
+#: Target types real DRUM knows that drum-bridge does not serve.
+UNSERVED_TARGET_TYPES = frozenset(ALL_TARGET_TYPES) - {t.value for t in TargetType}
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _server_arguments(parser: argparse.ArgumentParser) -> None:
+    add = parser.add_argument
+    add("-cd", "--code-dir", help="Custom model code dir (env CODE_DIR)")
+    add("--verbose", action="store_true", help="Show verbose output (logging level debug)")
+    add("--positive-class-label", help="Positive class label of a binary model (env POSITIVE_CLASS_LABEL)")
+    add("--negative-class-label", help="Negative class label of a binary model (env NEGATIVE_CLASS_LABEL)")
+    add("--class-labels", nargs="+", help="Class labels of a multiclass model, in the order of its probabilities (env CLASS_LABELS)")
+    add("--class-labels-file", help="File with one class label a line (env CLASS_LABELS_FILE)")
+    add("--logging-level", choices=tuple(LOG_LEVELS), default="info", help="Logging level (default: info)")
+    add("--docker", help=argparse.SUPPRESS)
+    add("--skip-deps-install", action="store_true", help=argparse.SUPPRESS)
+    add("--memory", help=argparse.SUPPRESS)
+    add("--show-perf", action="store_true", help=argparse.SUPPRESS)
+    add("--address", help="Server address host[:port] (env ADDRESS; default port 8000)")
+    add("--production", action="store_true", help="[DEPRECATED] has no effect; use --max-workers")
+    add("--max-workers", type=_positive_int, help="Worker processes on one port (env MAX_WORKERS, CUSTOM_MODEL_WORKERS)")
+    add("--with-error-server", action="store_true", help="Serve 513 errors if the model fails to load (env WITH_ERROR_SERVER)")
+    add("--language", choices=("python", "r", "java", "other"), help="Model language; drum-bridge serves python")
+    add("--show-stacktrace", action="store_true", help="Log stack traces of errors (env SHOW_STACKTRACE)")
+    monitor = parser.add_mutually_exclusive_group()
+    monitor.add_argument("--monitor", action="store_true", help=argparse.SUPPRESS)
+    monitor.add_argument("--monitor-embedded", action="store_true", help=argparse.SUPPRESS)
+    for name in ("--deployment-id", "--model-id", "--monitor-settings"):
+        add(name, help=argparse.SUPPRESS)
+    add("--allow-dr-api-access", action="store_true", help=argparse.SUPPRESS)
+    for name in ("--webserver", "--api-token", "--triton-host", "--triton-http-port", "--triton-grpc-port"):
+        add(name, help=argparse.SUPPRESS)
+    add("--gpu-predictor", choices=("triton", "nim", "vllm"), help=argparse.SUPPRESS)
+    add("--sidecar", action="store_true", help=argparse.SUPPRESS)
+    add("--target-type", choices=ALL_TARGET_TYPES, help="Target type (env TARGET_TYPE)")
+    for name in ("--query", "--content-type", "--deployment-config", "--user-secrets-mount-path",
+                 "--user-secrets-prefix", "--lazy-loading-file"):
+        add(name, help=argparse.SUPPRESS)
+    add("--runtime-params-file", help="YAML file of runtime parameter values (env RUNTIME_PARAMS_FILE)")
+    bridge = parser.add_argument_group("drum-bridge settings")
+    bridge.add_argument("--load-all-extensions", action="store_true",
+                        help="Load custom_fastapi.py and custom_flask.py both (env DRUM_BRIDGE_LOAD_ALL_EXTENSIONS)")
+    bridge.add_argument("--model-threads", type=_positive_int,
+                        help=f"Threads running model code at once (env DRUM_BRIDGE_MODEL_THREADS; default {Config.model_threads})")
+    bridge.add_argument("--flask-hooks-inline", action="store_true",
+                        help="Run custom_flask.py hooks on the event loop; only for hooks that never block (env DRUM_BRIDGE_FLASK_HOOKS_INLINE)")
+    bridge.add_argument("--flask-hook-threads", type=_positive_int,
+                        help=f"Threads running Flask hooks at once (env DRUM_BRIDGE_FLASK_HOOK_THREADS; default {Config.flask_hook_threads})")
+    bridge.add_argument("--wsgi-threads", type=_positive_int,
+                        help=f"Threads serving custom_flask.py routes at once (env DRUM_BRIDGE_WSGI_THREADS; default {Config.wsgi_threads})")
+    bridge.add_argument("--graceful-timeout", type=float,
+                        help=f"Seconds SIGTERM waits for requests in flight (env DRUM_BRIDGE_GRACEFUL_TIMEOUT; default {Config.graceful_timeout:g})")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid int value: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be > 0")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="drum", description="drum-bridge: DataRobot's `drum server` on FastAPI and uvicorn")
+    parser.add_argument("--version", action="version", version=f"drum-bridge {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="{server}")
+    server = commands.add_parser("server", help="serve the model via REST APIs")
+    _server_arguments(server)
+    return parser
+
+
+def _refuse(args: argparse.Namespace) -> None:
+    for dest, reason in REFUSED_FLAGS.items():
+        if getattr(args, dest) not in (None, False):
+            raise ConfigError(f"--{dest.replace('_', '-')} {reason}")
+    if args.language not in (None, "python"):
+        raise ConfigError(f"--language {args.language}: drum-bridge serves Python models only")
+    if args.target_type in UNSERVED_TARGET_TYPES:
+        raise ConfigError(f"--target-type {args.target_type} is not served by drum-bridge")
+
+
+def logging_config(level: str) -> dict[str, Any]:
+    """One dictConfig for uvicorn's, drum-bridge's and the legacy Flask app's loggers."""
+    fmt = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {
+            "default": {"format": fmt},
+            "access": {"()": "uvicorn.logging.AccessFormatter",
+                       "fmt": '%(asctime)s %(levelname)s %(name)s: %(client_addr)s - "%(request_line)s" %(status_code)s'},
+        },
+        "handlers": {
+            "default": {"class": "logging.StreamHandler", "formatter": "default", "stream": "ext://sys.stderr"},
+            "access": {"class": "logging.StreamHandler", "formatter": "access", "stream": "ext://sys.stdout"},
+        },
+        "root": {"handlers": ["default"], "level": level},
+        "loggers": {
+            "uvicorn": {"handlers": [], "level": level, "propagate": True},
+            "uvicorn.error": {"level": level},
+            "uvicorn.access": {"handlers": ["access"], "level": level, "propagate": False},
+            "drum_bridge": {"level": level},
+            "flask.app": {"level": level},
+        },
+    }
+
+
+CONFIG_ENV = "DRUM_BRIDGE_CONFIG"
+
+
+def config_to_env(config: Config) -> str:
+    data = asdict(config)
+    data["code_dir"] = str(config.code_dir)
+    data["target_type"] = config.target_type.value
+    data["server_type"] = config.server_type.value
+    return json.dumps(data)
+
+
+def config_from_env() -> Config:
+    data = json.loads(os.environ[CONFIG_ENV])
+    data["code_dir"] = Path(data["code_dir"])
+    data["target_type"] = TargetType(data["target_type"])
+    data["server_type"] = ServerType(data["server_type"])
+    for name in ("class_labels",):
+        if data[name] is not None:
+            data[name] = tuple(data[name])
+    known = {f.name for f in fields(Config)}
+    return Config(**{k: v for k, v in data.items() if k in known})
+
+
+def app_factory() -> Any:
+    """What each uvicorn worker process imports: the app for the CLI's Config."""
+    from .app import create_app
+
+    return create_app(config_from_env())
+
+
+def serve(config: Config, level: str) -> None:
+    import uvicorn
+
+    from .app import create_app
+
+    os.environ[CONFIG_ENV] = config_to_env(config)
+    options: dict[str, Any] = {
+        "host": config.host,
+        "port": config.port,
+        "log_config": logging_config(level),
+        "timeout_graceful_shutdown": config.graceful_timeout,
+        "proxy_headers": False,
+        "server_header": False,
+    }
+    if config.max_workers > 1:
+        uvicorn.run("drum_bridge.cli:app_factory", factory=True, workers=config.max_workers, **options)
+    else:
+        uvicorn.run(create_app(config), **options)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in SUBCOMMANDS and argv[0] != "server":
+        print(
+            f"drum: `drum {argv[0]}` is not available: drum-bridge implements `drum server` only."
+            " Use datarobot-drum for the other commands.",
+            file=sys.stderr,
+        )
+        return 2
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return 2
+    level = LOG_LEVELS["debug" if args.verbose else args.logging_level]
+    logging.config.dictConfig(logging_config(level))
+    try:
+        _refuse(args)
+        if args.production:
+            logger.warning("--production is deprecated and has no effect here; use --max-workers N")
+        params_file = args.runtime_params_file or os.environ.get("RUNTIME_PARAMS_FILE")
+        if params_file:
+            os.environ.update(runtime_params_env(Path(params_file)))
+        config = config_from_args(args)
+    except ConfigError as exc:
+        print(f"drum: error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        serve(config, level)
+    except DrumBridgeError as exc:
+        logger.error("%s", exc, exc_info=config.show_stacktrace)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

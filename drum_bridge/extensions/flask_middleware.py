@@ -1,0 +1,130 @@
+"""``FlaskHooksMiddleware``: custom_flask.py's request hooks guarding every request.
+
+For each HTTP request it decides, before any routing, who runs the hooks:
+
+- a request FastAPI will answer (a DRUM route, a custom_fastapi.py route,
+  ``/docs``...): the hooks are *translated*.  Before-request hooks run here
+  first and may answer; after-request hooks see the response's status and
+  headers on its way out; teardown hooks run at the end.
+- any other request goes to the legacy Flask app (the router's default),
+  where Flask runs its own hooks, once: its routes, its 404, 405 and 308.
+
+Either way no request reaches a route without passing the hooks.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import anyio
+import anyio.to_thread
+from a2wsgi.wsgi import build_environ
+from flask import Flask
+from starlette.routing import Match, Router
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .body import read_body, replay_receive
+from .flask_hooks import FlaskRequestCycle, HeaderList, has_after_work
+
+__all__ = ["FlaskHooksMiddleware", "router_claims"]
+
+T = TypeVar("T")
+
+
+def router_claims(router: Router, scope: Scope) -> bool:
+    """Whether ``router`` answers ``scope`` itself (a route, or its slash redirect)."""
+    for route in router.routes:
+        match, _ = route.matches(scope)
+        if match is not Match.NONE:
+            return True
+    path: str = scope["path"]
+    if router.redirect_slashes and path != "/" and path != scope.get("root_path", ""):
+        alternative = {**scope, "path": path.rstrip("/") if path.endswith("/") else path + "/"}
+        return any(route.matches(alternative)[0] is not Match.NONE for route in router.routes)
+    return False
+
+
+def _encode_headers(headers: HeaderList) -> list[tuple[bytes, bytes]]:
+    return [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers]
+
+
+def _decode_headers(raw: Any) -> HeaderList:
+    return [(name.decode("latin-1"), value.decode("latin-1")) for name, value in raw]
+
+
+class FlaskHooksMiddleware:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        flask_app: Flask,
+        router: Router,
+        inline: bool,
+        threads: int,
+    ) -> None:
+        self.app = app
+        self.flask_app = flask_app
+        self.router = router
+        self.inline = inline
+        self.threads = threads
+        self.after_work = has_after_work(flask_app)
+        self._limiter: anyio.CapacityLimiter | None = None
+
+    async def _run(self, func: Callable[..., T], *args: Any) -> T:
+        if self.inline:
+            return func(*args)
+        if self._limiter is None:
+            self._limiter = anyio.CapacityLimiter(self.threads)
+        return await anyio.to_thread.run_sync(func, *args, limiter=self._limiter)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not router_claims(self.router, scope):
+            await self.app(scope, receive, send)
+            return
+        body, more = await read_body(scope, receive)
+        if more:
+            # The client went away while sending the body: there is nobody to answer.
+            return
+        cycle = FlaskRequestCycle(self.flask_app, build_environ(scope, io.BytesIO(body)))  # type: ignore[arg-type]
+        answer = await self._run(cycle.begin)
+        if answer is not None:
+            status, headers, content = answer
+            await send({"type": "http.response.start", "status": status, "headers": _encode_headers(headers)})
+            await send({"type": "http.response.body", "body": content})
+            return
+        await self._forward(cycle, scope, replay_receive(body, receive), send)
+
+    async def _forward(self, cycle: FlaskRequestCycle, scope: Scope, receive: Receive, send: Send) -> None:
+        finish = self.after_work or cycle.needs_finish
+        replaced = False
+
+        async def send_through_hooks(message: Message) -> None:
+            nonlocal replaced
+            if message["type"] == "http.response.start":
+                if not finish:
+                    # Nothing runs after the view: tear down now, on the loop (it cannot block).
+                    cycle.end()
+                    await send(message)
+                    return
+                status, headers, content = await self._run(
+                    cycle.finish, message["status"], _decode_headers(message.get("headers", ()))
+                )
+                await send({**message, "status": status, "headers": _encode_headers(headers)})
+                if content is not None:
+                    replaced = True
+                    await send({"type": "http.response.body", "body": content})
+                return
+            if not replaced:
+                await send(message)
+
+        try:
+            await self.app(scope, receive, send_through_hooks)
+        except BaseException as exc:
+            if cycle.pushed:
+                await self._run(cycle.end, exc)
+            raise
+        if cycle.pushed:
+            # The response never started (the app answered nothing): still tear down.
+            await self._run(cycle.end, None)

@@ -1,0 +1,158 @@
+"""``LegacyFlaskMount``: the legacy Flask app served through one a2wsgi bridge.
+
+a2wsgi keeps iterating a Flask response after the client has gone (uvicorn's
+``send()`` just returns), so an endless ``stream_with_context`` generator
+would hold one of its threads forever, and a few of them would exhaust the
+pool and stall shutdown.  This mount watches for the disconnect and stops the
+response at its next chunk (closing it, so Flask tears down); at shutdown it
+stops every open response the same way and waits for their threads.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import anyio
+import anyio.to_thread
+from a2wsgi import WSGIMiddleware
+from starlette.types import Message, Receive, Scope, Send
+
+from .body import read_body
+
+__all__ = ["LegacyFlaskMount"]
+
+logger = logging.getLogger("drum_bridge.extensions")
+
+STOP_KEY = "drum_bridge.stop_response"
+WSGIApp = Any
+
+
+class _Inflight:
+    """How many WSGI calls are running in the bridge's threads."""
+
+    def __init__(self) -> None:
+        self._count = 0
+        self._changed = threading.Condition()
+
+    def enter(self) -> None:
+        with self._changed:
+            self._count += 1
+
+    def leave(self) -> None:
+        with self._changed:
+            self._count -= 1
+            self._changed.notify_all()
+
+    def wait_idle(self, timeout: float) -> bool:
+        with self._changed:
+            return self._changed.wait_for(lambda: self._count == 0, timeout)
+
+
+class _StoppableResponse:
+    """A WSGI response iterable that ends early once ``stop`` is set."""
+
+    def __init__(self, inner: Iterable[bytes], stop: threading.Event, inflight: _Inflight) -> None:
+        self.inner = inner
+        self.stop = stop
+        self.inflight = inflight
+
+    def __iter__(self) -> Iterator[bytes]:
+        for chunk in self.inner:
+            if self.stop.is_set():
+                return
+            yield chunk
+
+    def close(self) -> None:
+        try:
+            close = getattr(self.inner, "close", None)
+            if close is not None:
+                close()
+        finally:
+            self.inflight.leave()
+
+
+def _stoppable(app: WSGIApp, inflight: _Inflight) -> WSGIApp:
+    def wsgi(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        stop: threading.Event = environ["asgi.scope"][STOP_KEY]
+        inflight.enter()
+        try:
+            return _StoppableResponse(app(environ, start_response), stop, inflight)
+        except BaseException:
+            inflight.leave()
+            raise
+
+    return wsgi
+
+
+class LegacyFlaskMount:
+    """ASGI app answering with the legacy Flask app, ``threads`` requests at once."""
+
+    def __init__(self, flask_wsgi: WSGIApp, *, threads: int) -> None:
+        self.threads = threads
+        self._inflight = _Inflight()
+        self.bridge = WSGIMiddleware(_stoppable(flask_wsgi, self._inflight), workers=threads)
+        self._open: set[threading.Event] = set()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.bridge(scope, receive, send)
+            return
+        body, gone = await read_body(scope, receive)
+        if gone:
+            return
+        stop = threading.Event()
+        scope = {**scope, STOP_KEY: stop}
+        released = anyio.Event()
+
+        async def receive_body_then_wait() -> Message:
+            nonlocal body
+            if body is not None:
+                message = {"type": "http.request", "body": body, "more_body": False}
+                body = None  # type: ignore[assignment]
+                return message
+            await released.wait()
+            return {"type": "http.disconnect"}
+
+        async def watch_disconnect() -> None:
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    stop.set()
+                    released.set()
+                    return
+
+        self._open.add(stop)
+        try:
+            async with anyio.create_task_group() as tasks:
+                tasks.start_soon(watch_disconnect)
+                try:
+                    await self.bridge(scope, receive_body_then_wait, send)
+                finally:
+                    stop.set()
+                    released.set()
+                    tasks.cancel_scope.cancel()
+        finally:
+            self._open.discard(stop)
+
+    def stop_all(self) -> int:
+        """Stop every open response at its next chunk; answers how many were open."""
+        open_now = list(self._open)
+        for stop in open_now:
+            stop.set()
+        return len(open_now)
+
+    async def aclose(self, timeout: float) -> None:
+        """Stop open responses and wait, up to ``timeout`` seconds, for their threads."""
+        stopped = self.stop_all()
+        idle = await anyio.to_thread.run_sync(self._inflight.wait_idle, timeout)
+        if not idle:
+            logger.warning(
+                "Legacy Flask responses still run %.0f s after shutdown began: they block"
+                " without yielding a chunk, so they cannot be stopped", timeout,
+            )
+        elif stopped:
+            logger.info("Stopped %d open legacy Flask response(s) for shutdown", stopped)
+        self.bridge.executor.shutdown(wait=False, cancel_futures=True)
