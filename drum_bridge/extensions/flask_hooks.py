@@ -22,7 +22,7 @@ from flask import Flask, Response
 from flask.ctx import RequestContext
 from flask.signals import request_started
 
-__all__ = ["FlaskRequestCycle", "HeaderList", "has_async_hooks", "has_after_work"]
+__all__ = ["FlaskRequestCycle", "HeaderList", "has_async_hooks", "has_teardown_work"]
 
 HeaderList = list[tuple[str, str]]
 #: What a step answers when the request ends early: status, headers and the whole body.
@@ -46,14 +46,9 @@ def has_async_hooks(app: Flask) -> bool:
     return any(inspect.iscoroutinefunction(func) for func in _hook_functions(app))
 
 
-def has_after_work(app: Flask) -> bool:
-    """Whether responses need a pass through Flask after the view (hooks or sessions)."""
-    return bool(
-        any(app.after_request_funcs.values())
-        or any(app.teardown_request_funcs.values())
-        or app.teardown_appcontext_funcs
-        or app.secret_key
-    )
+def has_teardown_work(app: Flask) -> bool:
+    """Whether tearing a request down runs user code (which may block)."""
+    return bool(any(app.teardown_request_funcs.values()) or app.teardown_appcontext_funcs)
 
 
 def _answer(response: Response) -> Answer:
@@ -111,40 +106,37 @@ class FlaskRequestCycle:
             return self.app.handle_exception(unhandled)
 
     @property
-    def needs_finish(self) -> bool:
-        """Whether this request has after-request work beyond the app's registered hooks."""
-        return bool(self.ctx._after_request_functions) or (
-            self.ctx._session is not None and not self.app.session_interface.is_null_session(self.ctx._session)
+    def needs_after(self) -> bool:
+        """Whether the response must pass through Flask: after-request hooks or a session."""
+        ctx = self.ctx
+        return bool(
+            any(self.app.after_request_funcs.values())
+            or ctx._after_request_functions
+            or (ctx._session is not None and not self.app.session_interface.is_null_session(ctx._session))
         )
 
-    def finish(self, status: int, headers: HeaderList) -> tuple[int, HeaderList, bytes | None]:
-        """Run the after-request hooks on a response made elsewhere, then tear down.
+    def after(self, status: int, headers: HeaderList) -> tuple[int, HeaderList, bytes | None]:
+        """Run the after-request hooks on a response made elsewhere.
 
         The hooks see the status and headers (the body is not buffered, so
         streams keep streaming).  A hook that sets a body, or returns another
         response, replaces the body: it is answered as the third item.
         """
-        return self.context.run(self._finish, status, headers)
+        return self.context.run(self._after, status, headers)
 
-    def _finish(self, status: int, headers: HeaderList) -> tuple[int, HeaderList, bytes | None]:
+    def _after(self, status: int, headers: HeaderList) -> tuple[int, HeaderList, bytes | None]:
         app = self.app
         placeholder = app.response_class(status=status, headers=headers)
-        had_type = any(name.lower() == "content-type" for name, _ in headers)
-        if not had_type:
+        if not any(name.lower() == "content-type" for name, _ in headers):
             del placeholder.headers["Content-Type"]
         empty = placeholder.response
-        error: BaseException | None = None
         try:
-            try:
-                response = app.process_response(placeholder)
-            except Exception as exc:
-                error = exc
-                response = app.handle_exception(exc)
-            if response is placeholder and response.response is empty:
-                return response.status_code, response.headers.to_wsgi_list(), None
-            return _answer(response)
-        finally:
-            self._pop(error)
+            response = app.process_response(placeholder)
+        except Exception as exc:
+            return _answer(app.handle_exception(exc))
+        if response is placeholder and response.response is empty:
+            return response.status_code, response.headers.to_wsgi_list(), None
+        return _answer(response)
 
     def end(self, exc: BaseException | None = None) -> None:
         """Tear down: teardown hooks run with the request's exception, if any."""

@@ -26,7 +26,7 @@ from starlette.routing import Match, Router
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .body import read_body, replay_receive
-from .flask_hooks import FlaskRequestCycle, HeaderList, has_after_work
+from .flask_hooks import FlaskRequestCycle, HeaderList, has_teardown_work
 
 __all__ = ["FlaskHooksMiddleware", "router_claims"]
 
@@ -69,7 +69,7 @@ class FlaskHooksMiddleware:
         self.router = router
         self.inline = inline
         self.threads = threads
-        self.after_work = has_after_work(flask_app)
+        self.teardown_work = has_teardown_work(flask_app)
         self._limiter: anyio.CapacityLimiter | None = None
 
     async def _run(self, func: Callable[..., T], *args: Any) -> T:
@@ -97,34 +97,33 @@ class FlaskHooksMiddleware:
         await self._forward(cycle, scope, replay_receive(body, receive), send)
 
     async def _forward(self, cycle: FlaskRequestCycle, scope: Scope, receive: Receive, send: Send) -> None:
-        finish = self.after_work or cycle.needs_finish
         replaced = False
 
         async def send_through_hooks(message: Message) -> None:
             nonlocal replaced
             if message["type"] == "http.response.start":
-                if not finish:
-                    # Nothing runs after the view: tear down now, on the loop (it cannot block).
-                    cycle.end()
+                if not cycle.needs_after:
                     await send(message)
                     return
                 status, headers, content = await self._run(
-                    cycle.finish, message["status"], _decode_headers(message.get("headers", ()))
+                    cycle.after, message["status"], _decode_headers(message.get("headers", ()))
                 )
                 await send({**message, "status": status, "headers": _encode_headers(headers)})
                 if content is not None:
                     replaced = True
                     await send({"type": "http.response.body", "body": content})
-                return
-            if not replaced:
+            elif not replaced:
                 await send(message)
 
+        error: BaseException | None = None
         try:
             await self.app(scope, receive, send_through_hooks)
         except BaseException as exc:
-            if cycle.pushed:
-                await self._run(cycle.end, exc)
+            error = exc
             raise
-        if cycle.pushed:
-            # The response never started (the app answered nothing): still tear down.
-            await self._run(cycle.end, None)
+        finally:
+            # Teardown hooks may block (closing a connection): threads, unless there are none.
+            if self.teardown_work:
+                await self._run(cycle.end, error)
+            else:
+                cycle.end(error)

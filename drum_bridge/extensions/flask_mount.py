@@ -155,4 +155,3 @@ class LegacyFlaskMount:
             )
         elif stopped:
             logger.info("Stopped %d open legacy Flask response(s) for shutdown", stopped)
-        self.bridge.executor.shutdown(wait=False, cancel_futures=True)

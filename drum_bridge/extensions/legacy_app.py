@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Flask, jsonify
+from flask import Blueprint, Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from ..routes.table import BLUEPRINT, DRUM_RULES, prefixed
@@ -29,23 +29,21 @@ def _served_by_fastapi(**_: Any) -> Any:
     raise RuntimeError("drum-bridge routing error: a DRUM route reached the legacy Flask app")
 
 
-def _drum_error(exc: Exception) -> Any:
-    """DRUM's blueprint error handler, except that HTTP errors keep their status.
+def _default_error(exc: Exception) -> Any:
+    """The fallback error handler; the user's own handlers take precedence.
 
-    Real DRUM answers ``abort(403)`` in a hook with 500; drum-bridge answers 403
-    (see "Differences from DRUM" in the README).
+    On DRUM's routes it answers as DRUM's blueprint handler does,
+    ``{"message": "ERROR: ..."}`` with 500, except that HTTP errors (``abort(403)``)
+    keep their status: real DRUM answers those with 500 (see "Differences from
+    DRUM" in the README).  Elsewhere HTTP errors get Flask's own pages, as in DRUM.
     """
-    if isinstance(exc, HTTPException) and exc.code is not None:
+    on_drum_route = BLUEPRINT in request.blueprints
+    if isinstance(exc, HTTPException):
+        if not on_drum_route or exc.code is None:
+            return exc
         if exc.code == 400:
             return jsonify(error=exc.description), 400
         return jsonify(message=f"ERROR: {exc}"), exc.code
-    return jsonify(message=f"ERROR: {exc}"), 500
-
-
-def _app_error(exc: Exception) -> Any:
-    """Outside DRUM's routes: Flask's own pages for HTTP errors, DRUM's JSON for crashes."""
-    if isinstance(exc, HTTPException):
-        return exc
     return jsonify(message=f"ERROR: {exc}"), 500
 
 
@@ -59,7 +57,8 @@ def build_legacy_app(code_dir: Path, url_prefix: str) -> Flask:
             view_func=_served_by_fastapi,
             methods=list(rule.methods),
         )
-    blueprint.register_error_handler(Exception, _drum_error)
     app.register_blueprint(blueprint)
-    app.register_error_handler(Exception, _app_error)
+    # App level, not on the blueprint, so that init_app's handlers (per code, per
+    # class, or for Exception) take precedence, as the user expects.
+    app.register_error_handler(Exception, _default_error)
     return app

@@ -161,9 +161,11 @@ def encode_predictions(result: Marshalled, *, rows: int, target_type: TargetType
             " they must match"
         )
     if result.columns == [PREDICTIONS_COLUMN]:
-        predictions: Any = result.values[:, 0]
-        if predictions.dtype == object:
-            predictions = predictions.tolist()
+        column = result.values[:, 0]
+        # orjson writes float arrays natively (C-contiguous only); other dtypes as lists.
+        predictions: Any = (
+            np.ascontiguousarray(column) if column.dtype.kind == "f" else column.tolist()
+        )
     else:
         predictions = [dict(zip(result.columns, row, strict=True)) for row in result.values.tolist()]
     body: dict[str, Any] = {"predictions": predictions}

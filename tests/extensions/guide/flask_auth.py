@@ -1,0 +1,11 @@
+from flask import request, jsonify
+
+def init_app(app):
+    @app.before_request
+    def check_auth():
+        if request.endpoint == 'model_api.ping':
+            return
+        
+        token = request.headers.get("X-Auth-Token")
+        if token != "secret":
+            return jsonify({"message": "Unauthorized"}), 401
