@@ -15,8 +15,8 @@ import anyio.to_thread
 
 from .config import Config
 from .errors import ModelLoadError
-from .model.executor import ModelExecutor
 from .model.predictor import LoadedModel, load_model
+from .threads import ThreadPool
 
 __all__ = ["DrumRuntime"]
 
@@ -26,7 +26,7 @@ logger = logging.getLogger("drum_bridge.runtime")
 class DrumRuntime:
     def __init__(self, config: Config) -> None:
         self.config = config
-        self.executor = ModelExecutor(config.model_threads)
+        self.executor = ThreadPool(config.model_threads, "drum-model")
         self.model: LoadedModel | None = None
         #: With ``with_error_server``: the message every DRUM route answers with 513.
         self.load_error: str | None = None
@@ -55,6 +55,7 @@ class DrumRuntime:
     async def shutdown(self) -> None:
         for callback in self.on_shutdown:
             await callback()
+        self.executor.shutdown()
 
     @property
     def loaded(self) -> LoadedModel:

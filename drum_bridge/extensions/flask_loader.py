@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..config import Config
+from ..threads import ThreadPool
 from .fastapi_loader import call_init_app, import_extension
 from .flask_hooks import has_async_hooks
 from .flask_middleware import FlaskHooksMiddleware
@@ -35,17 +37,22 @@ def load_flask_extension(app: DrumApp, config: Config, path: Path) -> None:
         )
         inline = False
     router = app.router
+    hook_pool = ThreadPool(config.flask_hook_threads, "drum-flask-hooks")
     app.drum_outer_middleware.append(
         lambda inner: FlaskHooksMiddleware(
-            inner,
-            flask_app=flask_app,
-            router=router,
-            inline=inline,
-            threads=config.flask_hook_threads,
+            inner, flask_app=flask_app, router=router, inline=inline, pool=hook_pool
         )
     )
     mount = LegacyFlaskMount(flask_app.wsgi_app, threads=config.wsgi_threads)
     router.default = mount
     app.drum_runtime.on_shutdown.append(lambda: mount.aclose(config.graceful_timeout))
+    app.drum_runtime.on_shutdown.append(_async(hook_pool.shutdown))
     app.state.legacy_flask_app = flask_app
     logger.info("Successfully loaded Flask extensions")
+
+
+def _async(func: Callable[[], None]) -> Callable[[], Awaitable[None]]:
+    async def call() -> None:
+        func()
+
+    return call

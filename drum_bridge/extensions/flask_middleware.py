@@ -14,19 +14,17 @@ Either way no request reaches a route without passing the hooks.
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-import anyio
-import anyio.to_thread
-from a2wsgi.wsgi import build_environ
 from flask import Flask
 from starlette.routing import Match, Router
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ..threads import ThreadPool
 from .body import read_body, replay_receive
 from .flask_hooks import FlaskRequestCycle, HeaderList, has_teardown_work
+from .wsgi_environ import build_environ
 
 __all__ = ["FlaskHooksMiddleware", "router_claims"]
 
@@ -62,22 +60,19 @@ class FlaskHooksMiddleware:
         flask_app: Flask,
         router: Router,
         inline: bool,
-        threads: int,
+        pool: ThreadPool,
     ) -> None:
         self.app = app
         self.flask_app = flask_app
         self.router = router
         self.inline = inline
-        self.threads = threads
         self.teardown_work = has_teardown_work(flask_app)
-        self._limiter: anyio.CapacityLimiter | None = None
+        self.pool = pool
 
     async def _run(self, func: Callable[..., T], *args: Any) -> T:
         if self.inline:
             return func(*args)
-        if self._limiter is None:
-            self._limiter = anyio.CapacityLimiter(self.threads)
-        return await anyio.to_thread.run_sync(func, *args, limiter=self._limiter)
+        return await self.pool.run(func, *args)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not router_claims(self.router, scope):
@@ -87,7 +82,7 @@ class FlaskHooksMiddleware:
         if more:
             # The client went away while sending the body: there is nobody to answer.
             return
-        cycle = FlaskRequestCycle(self.flask_app, build_environ(scope, io.BytesIO(body)))  # type: ignore[arg-type]
+        cycle = FlaskRequestCycle(self.flask_app, build_environ(scope, body))
         answer = await self._run(cycle.begin)
         if answer is not None:
             status, headers, content = answer

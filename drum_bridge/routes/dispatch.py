@@ -56,6 +56,19 @@ def bind_map(url_map: Map, scope: Scope) -> MapAdapter:
     )
 
 
+def _exact_paths(url_map: Map) -> dict[str, dict[str, str]]:
+    """Static rule paths -> {method: endpoint}: the spellings werkzeug would match as they are."""
+    exact: dict[str, dict[str, str]] = {}
+    for rule in url_map.iter_rules():
+        if rule.arguments:
+            continue
+        methods = exact.setdefault(rule.rule, {})
+        for method in rule.methods or ():
+            if method != "OPTIONS":
+                methods[method] = str(rule.endpoint)
+    return exact
+
+
 class DrumRoutes(BaseRoute):
     def __init__(self, url_map: Map, endpoints: Mapping[str, Endpoint]) -> None:
         missing = {rule.endpoint for rule in url_map.iter_rules()} - set(endpoints)
@@ -63,14 +76,20 @@ class DrumRoutes(BaseRoute):
             raise ValueError(f"no endpoint for DRUM rules: {sorted(missing)}")
         self.url_map = url_map
         self.endpoints = endpoints
+        # Most requests spell a route exactly; they skip binding and matching the map.
+        self._exact = _exact_paths(url_map)
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         if scope["type"] != "http":
             return Match.NONE, {}
-        adapter = bind_map(self.url_map, scope)
         method = scope["method"]
+        path = route_path(scope)
+        exact = self._exact.get(path)
+        if exact is not None and method in exact:
+            return Match.FULL, {MATCH_KEY: exact[method], "path_params": {}}
+        adapter = bind_map(self.url_map, scope)
         try:
-            endpoint, args = adapter.match(route_path(scope), method)
+            endpoint, args = adapter.match(path, method)
         except RequestRedirect as redirect:
             return Match.PARTIAL, {MATCH_KEY: redirect}
         except MethodNotAllowed as refusal:
@@ -78,7 +97,7 @@ class DrumRoutes(BaseRoute):
         except NotFound:
             return Match.NONE, {}
         if method == "OPTIONS":
-            allowed = adapter.allowed_methods(route_path(scope))
+            allowed = adapter.allowed_methods(path)
             return Match.FULL, {MATCH_KEY: allowed}
         return Match.FULL, {MATCH_KEY: endpoint, "path_params": args}
 

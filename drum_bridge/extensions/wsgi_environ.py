@@ -1,0 +1,62 @@
+"""A WSGI environ for an ASGI HTTP scope, as a2wsgi builds it for the legacy Flask routes.
+
+Translated hooks see the same environ as hooks Flask runs itself through
+a2wsgi, so a hook cannot tell the two paths apart; this one is built per
+request on the hot path, so it caches header names.
+"""
+
+from __future__ import annotations
+
+import io
+import sys
+from typing import Any
+
+from starlette.types import Scope
+
+__all__ = ["build_environ"]
+
+_HEADER_KEYS: dict[bytes, str] = {b"content-type": "CONTENT_TYPE", b"content-length": "CONTENT_LENGTH"}
+_CACHE_LIMIT = 512
+
+
+def _header_key(name: bytes) -> str:
+    key = _HEADER_KEYS.get(name)
+    if key is None:
+        key = "HTTP_" + name.decode("latin-1").upper().replace("-", "_")
+        if len(_HEADER_KEYS) < _CACHE_LIMIT:
+            _HEADER_KEYS[name] = key
+    return key
+
+
+def build_environ(scope: Scope, body: bytes) -> dict[str, Any]:
+    root_path: str = scope.get("root_path", "")
+    path: str = scope["path"]
+    if root_path and path.startswith(root_path):
+        path = path[len(root_path):]
+    server = scope.get("server") or ("localhost", 80)
+    environ: dict[str, Any] = {
+        "asgi.scope": scope,
+        "REQUEST_METHOD": scope["method"],
+        "SCRIPT_NAME": root_path.encode("utf-8").decode("latin-1"),
+        "PATH_INFO": path.encode("utf-8").decode("latin-1"),
+        "QUERY_STRING": scope["query_string"].decode("latin-1"),
+        "SERVER_PROTOCOL": f"HTTP/{scope['http_version']}",
+        "SERVER_NAME": server[0],
+        "SERVER_PORT": str(server[1] or 0),
+        "wsgi.version": (1, 0),
+        "wsgi.url_scheme": scope.get("scheme", "http"),
+        "wsgi.input": io.BytesIO(body),
+        "wsgi.errors": sys.stderr,
+        "wsgi.multithread": True,
+        "wsgi.multiprocess": True,
+        "wsgi.run_once": False,
+    }
+    client = scope.get("client")
+    if client is not None:
+        environ["REMOTE_ADDR"] = client[0]
+        environ["REMOTE_PORT"] = str(client[1])
+    for name, value in scope["headers"]:
+        key = _header_key(name)
+        text = value.decode("latin-1")
+        environ[key] = f"{environ[key]},{text}" if key in environ else text
+    return environ
