@@ -13,6 +13,7 @@ import json
 import logging
 import logging.config
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from dataclasses import asdict, fields
@@ -229,10 +230,17 @@ def serve(config: Config, level: str) -> None:
         "proxy_headers": False,
         "server_header": False,
     }
+    # uvicorn re-raises the SIGTERM it handled once it has shut down; a shutdown asked
+    # for is a clean exit (code 0), so the re-raised signal must not kill the process.
+    signal.signal(signal.SIGTERM, _shutdown_done)
     if config.max_workers > 1:
         uvicorn.run("drum_bridge.cli:app_factory", factory=True, workers=config.max_workers, **options)
     else:
         uvicorn.run(create_app(config), **options)
+
+
+def _shutdown_done(signum: int, frame: object) -> None:
+    logger.info("Shut down on signal %d", signum)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
