@@ -23,7 +23,7 @@ from drum_bridge import create_app
 from drum_bridge.routes.dispatch import DrumRoutes
 from drum_bridge.routes.table import DRUM_RULES
 
-from .conftest import MakeDir, config_for
+from .conftest import config_for
 
 GUARD = """
 from flask import request, jsonify
