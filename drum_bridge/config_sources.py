@@ -102,12 +102,12 @@ def merge_env(args: argparse.Namespace, environ: Mapping[str, str]) -> argparse.
                 f"{_flag_name(dest)} {flag_value!r} disagrees with {env}={raw!r}; set one of them"
             )
     for env, dest in BOOL_ENV_FLAGS.items():
-        raw = environ.get(env)
-        if raw is None:
+        switch = environ.get(env)
+        if switch is None:
             continue
-        env_on = parse_bool(env, raw)
+        env_on = parse_bool(env, switch)
         if getattr(args, dest) and not env_on:
-            raise ConfigError(f"{_flag_name(dest)} is given but {env}={raw!r} turns it off")
+            raise ConfigError(f"{_flag_name(dest)} is given but {env}={switch!r} turns it off")
         setattr(merged, dest, getattr(args, dest) or env_on)
     return merged
 

@@ -20,7 +20,7 @@ async def read_body(scope: Scope, receive: Receive) -> tuple[bytes, bool]:
     """The whole body, and whether the client disconnected before it ended."""
     if not _may_have_body(scope):
         return b"", False
-    chunks = []
+    chunks: list[bytes] = []
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":

@@ -13,12 +13,12 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import Any, cast
 
 import anyio
 import anyio.to_thread
 from a2wsgi import WSGIMiddleware
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .body import read_body
 
@@ -93,7 +93,8 @@ class LegacyFlaskMount:
     def __init__(self, flask_wsgi: WSGIApp, *, threads: int) -> None:
         self.threads = threads
         self._inflight = _Inflight()
-        self.bridge = WSGIMiddleware(_stoppable(flask_wsgi, self._inflight), workers=threads)
+        # a2wsgi types its ASGI side with its own TypedDicts; to us it is an ASGIApp.
+        self.bridge = cast(ASGIApp, WSGIMiddleware(_stoppable(flask_wsgi, self._inflight), workers=threads))
         self._open: set[threading.Event] = set()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

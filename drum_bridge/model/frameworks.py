@@ -132,7 +132,7 @@ class ONNXFramework:
         # Classifiers converted from scikit-learn answer (labels, probabilities).
         out = outputs[-1] if target_type.is_classification and len(outputs) > 1 else outputs[0]
         if isinstance(out, list) and out and isinstance(out[0], dict):
-            return pd.DataFrame(out).to_numpy()
+            return np.asarray(pd.DataFrame(out).to_numpy())
         return np.asarray(out)
 
     def class_labels(self, model: Any) -> list[Any] | None:

@@ -35,10 +35,12 @@ class Marshalled:
     extra: pd.DataFrame | None = None
 
     def to_frame(self) -> pd.DataFrame:
-        frame = pd.DataFrame(self.values, columns=self.columns)
-        if self.extra is not None:
-            frame = pd.concat([frame, self.extra.reset_index(drop=True)], axis=1)
-        return frame
+        frame: pd.DataFrame = pd.DataFrame(self.values, columns=self.columns)
+        if self.extra is None:
+            return frame
+        extra: pd.DataFrame = self.extra.reset_index(drop=True)
+        joined: pd.DataFrame = frame.join(extra)
+        return joined
 
 
 def check_frame(out: Any, what: str) -> pd.DataFrame:

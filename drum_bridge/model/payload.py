@@ -145,4 +145,5 @@ def _read_mtx(data: bytes, columns: list[str] | None) -> pd.DataFrame:
                 f"X.colnames names {len(columns)} columns but the sparse matrix has"
                 f" {matrix.shape[1]}"
             )
-    return pd.DataFrame.sparse.from_spmatrix(matrix, columns=columns)
+    frame: pd.DataFrame = pd.DataFrame.sparse.from_spmatrix(matrix, columns=columns)  # type: ignore[attr-defined]
+    return frame

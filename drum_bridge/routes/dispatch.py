@@ -30,7 +30,7 @@ MATCH_KEY = "drum_bridge.match"
 def _host(scope: Scope) -> str:
     for name, value in scope["headers"]:
         if name == b"host":
-            return value.decode("latin-1")
+            return bytes(value).decode("latin-1")
     server = scope.get("server")
     if server is None:
         return "localhost"
