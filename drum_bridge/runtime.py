@@ -16,6 +16,7 @@ import anyio.to_thread
 from .config import Config
 from .errors import ModelLoadError
 from .model.predictor import LoadedModel, load_model
+from .routes.stats import ProcessStats
 from .threads import ThreadPool
 
 __all__ = ["DrumRuntime"]
@@ -27,6 +28,7 @@ class DrumRuntime:
     def __init__(self, config: Config) -> None:
         self.config = config
         self.executor = ThreadPool(config.model_threads, "drum-model")
+        self.stats = ProcessStats()
         self.model: LoadedModel | None = None
         #: With ``with_error_server``: the message every DRUM route answers with 513.
         self.load_error: str | None = None

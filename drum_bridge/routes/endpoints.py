@@ -17,7 +17,6 @@ from ..runtime import DrumRuntime
 from . import structured
 from .dispatch import Endpoint
 from .responses import USER_HTTP_ERROR_HEADER, error_response, json_response, werkzeug_response
-from .stats import stats_body
 
 __all__ = ["build_endpoints"]
 
@@ -98,7 +97,7 @@ async def capabilities(runtime: DrumRuntime, request: Request) -> Response:
 
 
 async def stats(runtime: DrumRuntime, request: Request) -> Response:
-    return json_response(stats_body())
+    return json_response(runtime.stats.body())
 
 
 async def predict_unstructured(runtime: DrumRuntime, request: Request) -> Response:

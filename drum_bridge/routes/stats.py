@@ -1,42 +1,75 @@
-"""``/stats/``: memory of this process and of the machine, as DRUM reports it."""
+"""``/stats/``: memory of the machine and of this process, in DRUM's shape.
+
+DRUM reads these with psutil; here they come from ``/proc`` (Linux), so the
+answer is null where ``/proc`` is missing.  ``time_info`` is null, as in DRUM
+without ``--show-perf`` (a flag drum-bridge refuses).
+"""
 
 from __future__ import annotations
 
 import os
-import resource
+import time
+from pathlib import Path
 
-__all__ = ["stats_body"]
+__all__ = ["ProcessStats"]
 
-_MB = 1024 * 1024
+_MB = 1024.0 * 1024.0
+_TIMING = {"min": None, "max": None, "avg": None, "total": None}
 
 
-def _meminfo() -> dict[str, int]:
-    values: dict[str, int] = {}
+def _meminfo() -> dict[str, float]:
+    values: dict[str, float] = {}
     try:
-        with open("/proc/meminfo", encoding="ascii") as fh:
-            for line in fh:
-                key, _, rest = line.partition(":")
-                values[key] = int(rest.split()[0]) * 1024
-    except OSError:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            key, _, rest = line.partition(":")
+            values[key] = int(rest.split()[0]) * 1024 / _MB
+    except (OSError, ValueError, IndexError):
         pass
     return values
 
 
-def _rss() -> int:
+def _rss_mb() -> float | None:
     try:
-        with open(f"/proc/{os.getpid()}/statm", encoding="ascii") as fh:
-            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+        pages = int(Path("/proc/self/statm").read_text().split()[1])
     except (OSError, ValueError, IndexError):
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        return None
+    return pages * os.sysconf("SC_PAGE_SIZE") / _MB
 
 
-def stats_body() -> dict[str, object]:
-    mem = _meminfo()
-    return {
-        "mem_info": {
-            "total": mem.get("MemTotal", 0) // _MB,
-            "avail": mem.get("MemAvailable", 0) // _MB,
-            "drum_rss": _rss() // _MB,
-            "nwarmup": 0,
+def _cmdline() -> list[str]:
+    try:
+        return [part for part in Path("/proc/self/cmdline").read_bytes().decode().split("\0") if part]
+    except OSError:
+        return []
+
+
+class ProcessStats:
+    """What ``/stats/`` answers; CPU use is measured between two calls, as psutil does."""
+
+    def __init__(self) -> None:
+        self._last = (time.monotonic(), time.process_time())
+
+    def _cpu_percent(self) -> float:
+        now = (time.monotonic(), time.process_time())
+        wall, cpu = now[0] - self._last[0], now[1] - self._last[1]
+        self._last = now
+        return round(100.0 * cpu / wall, 1) if wall > 0 else 0.0
+
+    def body(self) -> dict[str, object]:
+        mem = _meminfo()
+        rss = _rss_mb()
+        return {
+            "mem_info": {
+                "total": mem.get("MemTotal"),
+                "avail": mem.get("MemAvailable"),
+                "free": mem.get("MemFree"),
+                "drum_rss": rss,
+                "container_limit": None,
+                "container_max_used": None,
+                "container_used": None,
+            },
+            "drum_info": [
+                {"pid": os.getpid(), "cmdline": _cmdline(), "mem": rss, "cpu_percent": self._cpu_percent()}
+            ],
+            "time_info": {"run_predictor_total": dict(_TIMING)},
         }
-    }
