@@ -12,6 +12,7 @@ from .app import DrumApp, create_app
 from .config import Config, ServerType, TargetType
 from .errors import (
     ConfigError,
+    CustomHTTPError,
     DrumBridgeError,
     DrumHTTPError,
     ExtensionError,
@@ -24,6 +25,7 @@ __all__ = [
     "__version__",
     "Config",
     "ConfigError",
+    "CustomHTTPError",
     "DrumApp",
     "DrumBridgeError",
     "DrumHTTPError",

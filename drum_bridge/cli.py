@@ -256,7 +256,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help(sys.stderr)
-        return 2
+        return 1  # as DRUM without a subcommand
     level = LOG_LEVELS["debug" if args.verbose else args.logging_level]
     logging.config.dictConfig(logging_config(level))
     try:

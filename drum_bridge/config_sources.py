@@ -237,6 +237,8 @@ def config_from_args(args: argparse.Namespace, environ: Mapping[str, str] | None
         positive_class_label=positive,
         negative_class_label=negative,
         class_labels=class_labels,
+        # DRUM reads the target column of text generation models from TARGET_NAME only.
+        target_name=environ.get("TARGET_NAME") or None,
         url_prefix=environ.get("URL_PREFIX", "").rstrip("/"),
         host=host,
         # DRUM 1.18.1 defaults to gunicorn, whose default port is 8000.

@@ -34,7 +34,8 @@ def read_model_metadata(code_dir: Path) -> ModelMetadata | None:
     if not path.is_file():
         return None
     try:
-        raw = yaml.safe_load(path.read_text())
+        # Every scalar a string, as DRUM's strictyaml reads it: labels `yes`/`no`/`01` stay so.
+        raw = yaml.load(path.read_text(), Loader=yaml.BaseLoader)
     except (OSError, yaml.YAMLError) as exc:
         raise ConfigError(f"Could not read {path}: {exc}") from exc
     if not isinstance(raw, dict):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -22,6 +22,8 @@ from ..errors import PredictionError
 __all__ = ["Marshalled", "marshal", "encode_predictions", "frame_to_csv", "check_frame"]
 
 PREDICTIONS_COLUMN = "Predictions"
+#: DRUM writes floats with pandas' ``to_json`` default: rounded to 10 decimal places.
+DECIMALS = 10
 _TRUE = {"1", "true", "yes", "y", "on", "t"}
 _FALSE = {"0", "false", "no", "n", "off", "f"}
 
@@ -63,9 +65,7 @@ def _standard(label: Any) -> Any:
     return text
 
 
-def _single_column(
-    values: np.ndarray, columns: list[Any], frame: pd.DataFrame | None, name: str
-) -> Marshalled:
+def _single_column(values: np.ndarray, frame: pd.DataFrame | None, name: str) -> Marshalled:
     if values.shape[1] == 1:
         return Marshalled(values=values, columns=[PREDICTIONS_COLUMN])
     if frame is None or name not in frame.columns:
@@ -139,12 +139,13 @@ def marshal(
             f" {values.ndim} dimensional array"
         )
     if request_labels is None:
-        if target_type is not TargetType.TEXT_GENERATION:
-            try:
-                values = values.astype(float)
-            except (TypeError, ValueError) as exc:
-                raise PredictionError(f"Predictions must be numbers: {exc}") from exc
-        return _single_column(values, list(frame.columns) if frame is not None else [], frame, target_name)
+        result = _single_column(values, frame, target_name)
+        if target_type is TargetType.TEXT_GENERATION:
+            return result
+        try:
+            return replace(result, values=result.values.astype(float))
+        except (TypeError, ValueError) as exc:
+            raise PredictionError(f"Predictions must be numbers: {exc}") from exc
     if model_labels is None:
         model_labels = list(frame.columns) if frame is not None else None
     if model_labels is None:
@@ -164,12 +165,13 @@ def encode_predictions(result: Marshalled, *, rows: int, target_type: TargetType
         )
     if result.columns == [PREDICTIONS_COLUMN]:
         column = result.values[:, 0]
-        # orjson writes float arrays natively (C-contiguous only); other dtypes as lists.
+        # orjson writes (C-contiguous) float arrays natively; other dtypes go as lists.
         predictions: Any = (
-            np.ascontiguousarray(column) if column.dtype.kind == "f" else column.tolist()
+            np.round(column, DECIMALS) if column.dtype.kind == "f" else column.tolist()
         )
     else:
-        predictions = [dict(zip(result.columns, row, strict=True)) for row in result.values.tolist()]
+        table: list[list[float]] = np.round(result.values, DECIMALS).tolist()
+        predictions = [dict(zip(result.columns, row, strict=True)) for row in table]
     body: dict[str, Any] = {"predictions": predictions}
     if result.extra is not None:
         body["extraModelOutput"] = orjson.Fragment(result.extra.to_json(orient="split").encode())

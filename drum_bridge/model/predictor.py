@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import inspect
 import logging
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -95,7 +94,6 @@ class LoadedModel:
             data = _guard(
                 "Model 'transform hook' failed to transform dataset.", hooks.transform, data, self.model
             )
-        target_name = os.environ.get("TARGET_NAME", output.PREDICTIONS_COLUMN)
         if hooks.score is not None:
             out = _guard(
                 "Model 'score' hook failed to make predictions.",
@@ -121,7 +119,7 @@ class LoadedModel:
             target_type=config.target_type,
             request_labels=config.labels,
             model_labels=model_labels,
-            target_name=target_name,
+            target_name=config.target_name or output.PREDICTIONS_COLUMN,
         )
         if hooks.post_process is not None:
             processed = _guard(
@@ -163,7 +161,7 @@ class LoadedModel:
             raise PredictionError(
                 "Transformation resulted in different number of rows than original data"
             )
-        return output.frame_to_csv(result), payload.target
+        return output.frame_to_csv(result), None if target is None else output.frame_to_csv(target)
 
 
 def load_model(config: Config) -> LoadedModel:

@@ -9,7 +9,6 @@ from starlette.responses import Response
 
 from ..config import TargetType
 from ..errors import UnprocessableEntityError
-from ..model.output import frame_to_csv
 from ..model.payload import read_payload
 from ..runtime import DrumRuntime
 
@@ -42,10 +41,10 @@ async def transform(runtime: DrumRuntime, request: Request) -> Response:
         )
     model = runtime.loaded
     payload = await read_payload(request)
-    x_csv, target = await runtime.executor.run(model.transform, payload)
+    x_csv, y_csv = await runtime.executor.run(model.transform, payload)
     parts = [("X", x_csv)]
-    if target is not None:
-        parts.append(("y", frame_to_csv(target)))
+    if y_csv is not None:
+        parts.append(("y", y_csv))
     boundary = uuid.uuid4().hex
     return Response(
         _multipart(parts, boundary), media_type=f"multipart/form-data; boundary={boundary}"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import anyio
-import httpx2 as httpx
+import httpx
 import pytest
 
 from drum_bridge import create_app

@@ -10,12 +10,13 @@ from contextlib import contextmanager
 from typing import Any
 
 import anyio
+import httpx
 import pytest
+from support.server import ServerProcess, run_server, wait_for
 
 from drum_bridge import create_app
 
 from .conftest import MakeDir, config_for
-from .live_server import HOST, LiveServer, live_server
 
 ENDLESS = """
 import time
@@ -42,11 +43,21 @@ def init_app(app):
 
 
 @contextmanager
-def open_stream(server: LiveServer) -> Iterator[socket.socket]:
+def streaming_server(make_model_dir: MakeDir, *args: str) -> Iterator[ServerProcess]:
+    code_dir = make_model_dir(**{"custom_flask.py": ENDLESS})
+    with run_server(code_dir.parent, "--code-dir", str(code_dir), "--target-type", "regression",
+                    "--wsgi-threads", "2", *args) as server:
+        assert server.first_answer().status_code == 200
+        yield server
+
+
+@contextmanager
+def open_stream(server: ServerProcess) -> Iterator[socket.socket]:
     """A client reading /stream until it has seen it flow; the socket closes on exit."""
-    sock = socket.create_connection((HOST, server.port), timeout=5)
+    host, port = server.base_url.removeprefix("http://").split(":")
+    sock = socket.create_connection((host, int(port)), timeout=5)
     try:
-        sock.sendall(f"GET /stream HTTP/1.1\r\nHost: {HOST}\r\n\r\n".encode())
+        sock.sendall(f"GET /stream HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
         seen = b""
         while seen.count(b"tick") < 3:
             chunk = sock.recv(4096)
@@ -58,40 +69,31 @@ def open_stream(server: LiveServer) -> Iterator[socket.socket]:
         sock.close()
 
 
-def closed_count(server: LiveServer) -> int:
-    status, body = server.get("/closed")
-    assert status == 200
-    return int(body.split(b":")[1].strip(b"}\n "))
-
-
-def wait_for(predicate: Any, deadline: float = 10.0) -> None:
-    end = time.monotonic() + deadline
-    while not predicate():
-        assert time.monotonic() < end, "condition not reached in time"
-        time.sleep(0.05)
+def closed_count(server: ServerProcess) -> int:
+    response = httpx.get(server.base_url + "/closed", timeout=5)
+    assert response.status_code == 200
+    return int(response.json()["closed"])
 
 
 @pytest.mark.server
 @pytest.mark.timeout(90)
 def test_abandoned_streams_are_closed_and_free_their_threads(make_model_dir: MakeDir) -> None:
-    code_dir = make_model_dir(**{"custom_flask.py": ENDLESS})
-    with live_server(code_dir, "--wsgi-threads", "2") as server:
+    with streaming_server(make_model_dir) as server:
         # Twice as many streams as threads: each must give its thread back once dropped.
         for opened in range(1, 5):
             with open_stream(server):
                 pass
-            wait_for(lambda opened=opened: closed_count(server) >= opened)
+            wait_for(lambda n=opened: closed_count(server) >= n or None, f"{opened} closed streams", 10)
         assert closed_count(server) == 4
 
 
 @pytest.mark.server
 @pytest.mark.timeout(90)
 def test_sigterm_ends_the_server_with_streams_open(make_model_dir: MakeDir) -> None:
-    code_dir = make_model_dir(**{"custom_flask.py": ENDLESS})
-    with live_server(code_dir, "--wsgi-threads", "2", "--graceful-timeout", "1") as server:
+    with streaming_server(make_model_dir, "--graceful-timeout", "1") as server:
         with open_stream(server) as first, open_stream(server) as second:
             started = time.monotonic()
-            assert server.terminate(deadline=20) == 0
+            assert server.terminate(timeout=20) == 0
             assert time.monotonic() - started < 15
             for sock in (first, second):
                 sock.settimeout(5)

@@ -1,0 +1,1 @@
+"""Helpers shared by the test modules: contract recordings, model dirs, config, servers."""

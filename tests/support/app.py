@@ -1,0 +1,62 @@
+"""Building drum-bridge apps the way ``drum server`` does, and clients for them."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Protocol
+
+from starlette.testclient import TestClient
+
+from drum_bridge import Config, create_app
+from drum_bridge.cli import build_parser
+from drum_bridge.config_sources import config_from_args
+
+__all__ = ["ADDRESS", "ClientResponse", "drum_client", "parse_server_args", "server_config"]
+
+ADDRESS = "127.0.0.1:8080"
+
+
+class ClientResponse(Protocol):
+    """What the tests read of a response: ``TestClient`` answers with httpx2's class when
+    that is installed, a live server's client with httpx's."""
+
+    @property
+    def status_code(self) -> int: ...
+
+    @property
+    def headers(self) -> Mapping[str, str]: ...
+
+    @property
+    def content(self) -> bytes: ...
+
+    @property
+    def text(self) -> str: ...
+
+    def json(self) -> Any: ...
+
+
+def parse_server_args(*argv: str) -> argparse.Namespace:
+    """``drum server ARGV`` as the CLI parses it."""
+    return build_parser().parse_args(["server", *argv])
+
+
+def server_config(
+    code_dir: Path, target_type: str, *args: str, environ: Mapping[str, str] | None = None
+) -> Config:
+    """The Config ``drum server --code-dir ... --target-type ... ARGS`` builds in ``environ``."""
+    parsed = parse_server_args(
+        "--code-dir", str(code_dir), "--address", ADDRESS, "--target-type", target_type, *args
+    )
+    return config_from_args(parsed, environ=environ or {})
+
+
+@contextmanager
+def drum_client(config: Config) -> Iterator[TestClient]:
+    """A client of ``create_app(config)`` with its lifespan run, as an HTTP client sees it:
+    server errors are answers, redirects are not followed."""
+    app = create_app(config)
+    with TestClient(app, raise_server_exceptions=False, follow_redirects=False) as client:
+        yield client

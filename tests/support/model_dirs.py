@@ -1,0 +1,36 @@
+"""Model code dirs written by tests: a ``custom.py``, a pickled scikit-learn model."""
+
+from __future__ import annotations
+
+import pickle
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from sklearn.linear_model import LinearRegression
+
+__all__ = ["SAMPLES_CSV", "fitted_regressor", "write_custom_py", "write_pickle"]
+
+#: Two rows of the two features ``fitted_regressor`` knows.
+SAMPLES_CSV = b"a,b\n1,2\n3,4\n"
+
+
+def write_custom_py(code_dir: Path, source: str) -> Path:
+    """``code_dir`` holding a ``custom.py`` with ``source`` (dedented)."""
+    code_dir.mkdir(parents=True, exist_ok=True)
+    (code_dir / "custom.py").write_text(textwrap.dedent(source))
+    return code_dir
+
+
+def write_pickle(code_dir: Path, model: Any) -> Path:
+    """``code_dir`` holding ``model`` as its one artifact, ``model.pkl``."""
+    code_dir.mkdir(parents=True, exist_ok=True)
+    (code_dir / "model.pkl").write_bytes(pickle.dumps(model))
+    return code_dir
+
+
+def fitted_regressor() -> LinearRegression:
+    """y = a + 2b, fitted with feature names ``a`` and ``b``."""
+    features = pd.DataFrame({"a": [0.0, 1.0, 0.0, 2.0], "b": [0.0, 0.0, 1.0, 1.0]})
+    return LinearRegression().fit(features, features.a + 2 * features.b)

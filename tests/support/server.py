@@ -1,0 +1,106 @@
+"""The real ``drum server`` in a subprocess on a free port: start, poll, stop."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+import httpx
+
+__all__ = ["ServerProcess", "free_port", "run_server", "wait_for"]
+
+T = TypeVar("T")
+POLL_INTERVAL = 0.1
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def wait_for(condition: Callable[[], T | None], what: str, timeout: float) -> T:
+    """Poll ``condition`` until it answers something other than None, or fail after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while (result := condition()) is None:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(POLL_INTERVAL)
+    return result
+
+
+@dataclass(frozen=True)
+class ServerProcess:
+    process: subprocess.Popen[bytes]
+    base_url: str
+    stderr_path: Path
+
+    @property
+    def stderr(self) -> str:
+        return self.stderr_path.read_text()
+
+    def first_answer(self, path: str = "/ping/", timeout: float = 30) -> httpx.Response:
+        """The first answer to ``GET path`` once the server listens (any status)."""
+
+        def answer() -> httpx.Response | None:
+            if self.process.poll() is not None:
+                raise AssertionError(
+                    f"server exited with {self.process.returncode}:\n{self.stderr}"
+                )
+            try:
+                return httpx.get(self.base_url + path, timeout=5)
+            except httpx.TransportError:
+                return None
+
+        return wait_for(answer, f"GET {path} on {self.base_url}", timeout)
+
+    def exit_code(self, timeout: float) -> int:
+        try:
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"server still running after {timeout}s:\n{self.stderr}") from None
+
+    def terminate(self, timeout: float = 30) -> int:
+        """SIGTERM, then the exit code."""
+        self.process.send_signal(signal.SIGTERM)
+        return self.exit_code(timeout)
+
+    def group_is_gone(self) -> bool:
+        """No process of the server's group (workers included) is left."""
+        try:
+            os.killpg(self.process.pid, 0)
+        except ProcessLookupError:
+            return True
+        return False
+
+
+@contextmanager
+def run_server(workdir: Path, *args: str) -> Iterator[ServerProcess]:
+    """``drum server --address 127.0.0.1:<free port> ARGS``, killed (with its workers) at exit."""
+    port = free_port()
+    stderr_path = workdir / "server.stderr"
+    command = [sys.executable, "-m", "drum_bridge.cli", "server",
+               "--address", f"127.0.0.1:{port}", *args]
+    with stderr_path.open("wb") as stderr:
+        # Its own session, so that the worker processes can be found (and killed) as a group.
+        process = subprocess.Popen(
+            command, cwd=workdir, stdout=subprocess.DEVNULL, stderr=stderr, start_new_session=True
+        )
+    try:
+        yield ServerProcess(process, f"http://127.0.0.1:{port}", stderr_path)
+    finally:
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        process.wait()
