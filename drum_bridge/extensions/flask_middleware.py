@@ -89,17 +89,30 @@ class FlaskHooksMiddleware:
             await send({"type": "http.response.start", "status": status, "headers": _encode_headers(headers)})
             await send({"type": "http.response.body", "body": content})
             return
-        await self._forward(cycle, scope, replay_receive(body, receive), send)
+        if body:
+            receive = replay_receive(body, receive)
+        # Only hooks can ask for after-request work, and they have run: decide once.
+        if cycle.needs_after:
+            send = self._through_after_hooks(cycle, send)
+        error: BaseException | None = None
+        try:
+            await self.app(scope, receive, send)
+        except BaseException as exc:
+            error = exc
+            raise
+        finally:
+            # Teardown hooks may block (closing a connection): threads, unless there are none.
+            if self.teardown_work:
+                await self._run(cycle.end, error)
+            else:
+                cycle.end(error)
 
-    async def _forward(self, cycle: FlaskRequestCycle, scope: Scope, receive: Receive, send: Send) -> None:
+    def _through_after_hooks(self, cycle: FlaskRequestCycle, send: Send) -> Send:
         replaced = False
 
         async def send_through_hooks(message: Message) -> None:
             nonlocal replaced
             if message["type"] == "http.response.start":
-                if not cycle.needs_after:
-                    await send(message)
-                    return
                 status, headers, content = await self._run(
                     cycle.after, message["status"], _decode_headers(message.get("headers", ()))
                 )
@@ -110,15 +123,4 @@ class FlaskHooksMiddleware:
             elif not replaced:
                 await send(message)
 
-        error: BaseException | None = None
-        try:
-            await self.app(scope, receive, send_through_hooks)
-        except BaseException as exc:
-            error = exc
-            raise
-        finally:
-            # Teardown hooks may block (closing a connection): threads, unless there are none.
-            if self.teardown_work:
-                await self._run(cycle.end, error)
-            else:
-                cycle.end(error)
+        return send_through_hooks
