@@ -98,6 +98,8 @@ class LegacyFlask(Flask):
         self._adapter_class = _MatchCache().adapter_class()
 
     def create_url_adapter(self, request: Any) -> MapAdapter | None:
+        if request is None and self.config["SERVER_NAME"] is None:
+            return None  # an app context outside a request: nothing to bind to
         if (
             request is None
             or self.config["TRUSTED_HOSTS"] is not None
@@ -112,10 +114,11 @@ class LegacyFlask(Flask):
             return super().create_url_adapter(request)
         # What Map.bind does with the host: lower case, IDNA, the port kept apart.
         name, sep, port = request.host.lower().partition(":")
-        try:
-            name = name.encode("idna").decode("ascii")
-        except UnicodeError as exc:
-            raise BadHost() from exc
+        if not (name.isascii() and all(0 < len(label) < 64 for label in name.split("."))):
+            try:
+                name = name.encode("idna").decode("ascii")
+            except UnicodeError as exc:
+                raise BadHost() from exc
         return self._adapter_class(
             self.url_map,
             f"{name}{sep}{port}",
