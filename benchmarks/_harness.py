@@ -29,6 +29,15 @@ class BenchmarkError(RuntimeError):
     """A server or load run did not behave as a benchmark requires."""
 
 
+def exit_on_sigterm() -> None:
+    """Turn SIGTERM into SystemExit so ``finally`` blocks stop the servers."""
+
+    def _exit(signum: int, _frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, _exit)
+
+
 # --------------------------------------------------------------------------
 # Ports and plain HTTP
 # --------------------------------------------------------------------------
@@ -118,15 +127,17 @@ def wait_ready(server: Server, path: str = "/ping/", timeout: float = 120.0) -> 
     while time.monotonic() < deadline:
         if server.process.poll() is not None:
             raise BenchmarkError(
-                f"server exited with code {server.process.returncode} before it was ready:\n"
-                f"{server.log_tail()}"
+                f"server exited with code {server.process.returncode}"
+                f" before it was ready:\n{server.log_tail()}"
             )
         with contextlib.suppress(OSError):
             status, _ = http_request(server.url + path, timeout=2.0)
             if status == 200:
                 return time.monotonic() - started
         time.sleep(0.2)
-    raise BenchmarkError(f"server not ready on {server.url}{path} after {timeout:.0f}s:\n{server.log_tail()}")
+    raise BenchmarkError(
+        f"server not ready on {server.url}{path} after {timeout:.0f}s:\n{server.log_tail()}"
+    )
 
 
 def stop_server(server: Server, timeout: float = 15.0) -> None:
@@ -185,9 +196,10 @@ class WrkRequest:
     def lua(self) -> str:
         lines = [f"wrk.method = {_lua_string(self.method)}"]
         if self.body_file is not None:
+            path = _lua_string(str(self.body_file))
             lines += [
-                f"local body_file = assert(io.open({_lua_string(str(self.body_file))}, \"rb\"))",
-                "wrk.body = body_file:read(\"*a\")",
+                f'local body_file = assert(io.open({path}, "rb"))',
+                'wrk.body = body_file:read("*a")',
                 "body_file:close()",
             ]
         for name, value in (self.headers or {}).items():
@@ -221,6 +233,7 @@ class WrkResult:
         return {**asdict(self), "valid": self.valid}
 
 
+_SOCKET_ERROR_KINDS = ("connect", "read", "write", "timeout")
 _UNIT_TO_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0, "h": 3_600_000.0}
 
 
@@ -232,13 +245,18 @@ def parse_wrk_output(text: str) -> WrkResult:
     if not (rps and total):
         raise BenchmarkError(f"unexpected wrk output:\n{text}")
     non_2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", text)
-    sockets = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
-    socket_errors = dict(zip(("connect", "read", "write", "timeout"), map(int, sockets.groups()))) if sockets else {}
+    sockets = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text
+    )
+    counts = map(int, sockets.groups()) if sockets else (0, 0, 0, 0)
+    socket_errors = dict(zip(_SOCKET_ERROR_KINDS, counts, strict=True))
     return WrkResult(
         requests=int(total.group(1)),
         duration_s=float(total.group(2)) * _UNIT_TO_MS[total.group(3)] / 1000.0,
         requests_per_sec=float(rps.group(1)),
-        latency_avg_ms=float(latency.group(1)) * _UNIT_TO_MS[latency.group(2)] if latency else float("nan"),
+        latency_avg_ms=float(latency.group(1)) * _UNIT_TO_MS[latency.group(2)]
+        if latency
+        else float("nan"),
         non_2xx_3xx=int(non_2xx.group(1)) if non_2xx else 0,
         socket_errors=socket_errors,
     )
@@ -254,8 +272,10 @@ class WrkConfig:
     timeout_s: float = 10.0
 
 
-def run_wrk(url: str, script: Path, duration_s: float, config: WrkConfig = WrkConfig()) -> WrkResult:
-    """Run wrk once against ``url`` with the Lua ``script``; return its parsed summary."""
+def run_wrk(
+    url: str, script: Path, duration_s: float, config: WrkConfig = WrkConfig()
+) -> WrkResult:
+    """Run wrk once against ``url`` with the Lua ``script``; parse its summary."""
     command = [
         "wrk",
         f"-t{config.threads}",
@@ -269,13 +289,83 @@ def run_wrk(url: str, script: Path, duration_s: float, config: WrkConfig = WrkCo
     if config.cpus:
         command = ["taskset", "-c", config.cpus, *command]
     completed = subprocess.run(
-        command, capture_output=True, text=True, timeout=duration_s + config.timeout_s + 60, check=False
+        command,
+        capture_output=True,
+        text=True,
+        timeout=duration_s + config.timeout_s + 60,
+        check=False,
     )
     if completed.returncode != 0:
-        raise BenchmarkError(f"wrk failed ({completed.returncode}):\n{completed.stdout}{completed.stderr}")
+        raise BenchmarkError(
+            f"wrk failed ({completed.returncode}):\n{completed.stdout}{completed.stderr}"
+        )
     return parse_wrk_output(completed.stdout)
 
 
 def write_wrk_script(request: WrkRequest, path: Path) -> Path:
     path.write_text(request.lua())
     return path
+
+
+# --------------------------------------------------------------------------
+# Other load on the benchmark's CPUs (Linux /proc)
+# --------------------------------------------------------------------------
+
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def parse_cpu_list(text: str) -> list[int]:
+    """CPU numbers of a taskset list such as ``0``, ``0,2`` or ``0-3``."""
+    cpus: list[int] = []
+    for part in text.split(","):
+        first, _, last = part.strip().partition("-")
+        cpus += range(int(first), int(last or first) + 1)
+    return cpus
+
+
+def cpu_busy_s(cpus: list[int]) -> float:
+    """Seconds ``cpus`` spent in user, nice and system mode since boot."""
+    wanted = {f"cpu{cpu}" for cpu in cpus}
+    total = 0
+    for line in Path("/proc/stat").read_text().splitlines():
+        name, *ticks = line.split()
+        if name in wanted:
+            total += sum(int(tick) for tick in ticks[:3])
+    return total / _CLOCK_TICKS
+
+
+def process_cpu_s(pid: int) -> float:
+    """User and system seconds of process ``pid``, all its threads (not its children)."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
+
+
+@dataclass
+class ForeignCpu:
+    """CPU time used on ``cpus`` by anything but process ``pid``, between two samples.
+
+    Start it just before a measured run and call ``stop`` right after: ``share``
+    is then how much of one CPU other processes took from a single-process
+    server pinned to ``cpus`` (0.0 on a quiet machine, 1.0 = a whole CPU).
+    Interrupt time is left out on both sides.
+    """
+
+    cpus: list[int]
+    pid: int
+    _start: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    share: float = float("nan")
+
+    def _sample(self) -> tuple[float, float, float]:
+        return time.monotonic(), cpu_busy_s(self.cpus), process_cpu_s(self.pid)
+
+    def start(self) -> ForeignCpu:
+        self._start = self._sample()
+        return self
+
+    def stop(self) -> float:
+        wall, busy, own = (
+            end - begin for end, begin in zip(self._sample(), self._start, strict=True)
+        )
+        self.share = max(0.0, busy - own) / wall if wall > 0 else float("nan")
+        return self.share

@@ -30,6 +30,7 @@ from _harness import (
     WrkConfig,
     WrkRequest,
     WrkResult,
+    exit_on_sigterm,
     http_request,
     run_wrk,
     running_server,
@@ -121,13 +122,19 @@ def default_variants(drum_ref: Path) -> list[Variant]:
     if drum.exists():
         variants.append(Variant("drum", server_command(drum)))
     else:
-        print(f"skipping variant 'drum': {drum} not found (see --drum-ref)", file=sys.stderr)
+        print(
+            f"skipping variant 'drum': {drum} not found (see --drum-ref)",
+            file=sys.stderr,
+        )
     bridge = Path(sys.executable).parent / "drum-bridge"
     bridge_found = str(bridge) if bridge.exists() else shutil.which("drum-bridge")
     if bridge_found:
         variants.append(Variant("bridge", server_command(bridge_found)))
     else:
-        print("skipping variant 'bridge': no drum-bridge console script found", file=sys.stderr)
+        print(
+            "skipping variant 'bridge': no drum-bridge console script found",
+            file=sys.stderr,
+        )
     return variants
 
 
@@ -151,7 +158,10 @@ def build_model(python: str, code_dir: Path) -> None:
 
 def write_csv(path: Path, rows: int, seed: int = 0) -> None:
     rng = random.Random(seed)
-    lines = ["a,b", *(f"{rng.uniform(-10, 10):.6f},{rng.uniform(-10, 10):.6f}" for _ in range(rows))]
+    lines = [
+        "a,b",
+        *(f"{rng.uniform(-10, 10):.6f},{rng.uniform(-10, 10):.6f}" for _ in range(rows)),
+    ]
     path.write_text("\n".join(lines) + "\n")
 
 
@@ -161,7 +171,8 @@ def prepare_payloads(workdir: Path) -> list[Payload]:
         csv_path = workdir / f"{name}.csv"
         write_csv(csv_path, rows)
         script = write_wrk_script(
-            WrkRequest(method="POST", body_file=csv_path, headers=CSV_HEADERS), workdir / f"{name}.lua"
+            WrkRequest(method="POST", body_file=csv_path, headers=CSV_HEADERS),
+            workdir / f"{name}.lua",
         )
         payloads.append(Payload(name, rows, csv_path, script))
     return payloads
@@ -174,7 +185,9 @@ def prepare_payloads(workdir: Path) -> list[Payload]:
 
 def check_prediction(url: str, payload: Payload) -> None:
     """One request before loading: 200 and a JSON list of one prediction per row."""
-    status, body = http_request(url, method="POST", body=payload.csv.read_bytes(), headers=CSV_HEADERS)
+    status, body = http_request(
+        url, method="POST", body=payload.csv.read_bytes(), headers=CSV_HEADERS
+    )
     if status != 200:
         raise BenchmarkError(f"{url} answered {status} for {payload.name}: {body[:500]!r}")
     try:
@@ -203,28 +216,42 @@ def measure_variant(
         ready_timeout=args.ready_timeout,
         code_dir=shlex.quote(str(args.code_dir)),
     ) as server:
-        print(f"[round {round_index}] {variant.name}: ready in {server.ready_s:.1f}s on {server.url}", flush=True)
+        print(
+            f"[round {round_index}] {variant.name}: ready in {server.ready_s:.1f}s on {server.url}",
+            flush=True,
+        )
         url = f"{server.url}/predict/"
         for payload in payloads:
             try:
                 check_prediction(url, payload)
             except BenchmarkError as error:
-                raise BenchmarkError(f"{variant.name}: {error}\nserver log:\n{server.log_tail()}") from error
+                raise BenchmarkError(
+                    f"{variant.name}: {error}\nserver log:\n{server.log_tail()}"
+                ) from error
             run_wrk(url, payload.script, args.warmup, wrk_config)
             result = run_wrk(url, payload.script, args.duration, wrk_config)
-            records.append(RunRecord(round_index, variant.name, payload.name, server.ready_s, result))
+            records.append(
+                RunRecord(round_index, variant.name, payload.name, server.ready_s, result)
+            )
             print(f"    {payload.name:>9}: {describe(result)}", flush=True)
     return records
 
 
 def describe(result: WrkResult) -> str:
-    text = f"{result.requests_per_sec:9.1f} req/s, avg latency {result.latency_avg_ms:.1f} ms"
+    text = f"{result.requests_per_sec:9.1f} req/s"
+    text += f", avg latency {result.latency_avg_ms:.1f} ms"
     if not result.valid:
-        text += f"  INVALID: non-2xx/3xx={result.non_2xx_3xx}, socket errors={result.socket_errors}"
+        text += f"  INVALID: non-2xx/3xx={result.non_2xx_3xx}"
+        text += f", socket errors={result.socket_errors}"
     return text
 
 
-def run_rounds(variants: list[Variant], payloads: list[Payload], args: argparse.Namespace, workdir: Path) -> list[RunRecord]:
+def run_rounds(
+    variants: list[Variant],
+    payloads: list[Payload],
+    args: argparse.Namespace,
+    workdir: Path,
+) -> list[RunRecord]:
     """Alternate the variants; every other round in reverse order, to spread drift."""
     records = []
     for round_index in range(1, args.rounds + 1):
@@ -239,19 +266,34 @@ def run_rounds(variants: list[Variant], payloads: list[Payload], args: argparse.
 # --------------------------------------------------------------------------
 
 
-def summarize(records: list[RunRecord], variants: list[Variant], payloads: list[Payload], baseline: str) -> list[SummaryRow]:
-    medians: dict[tuple[str, str], float | None] = {}
-    rows = []
-    for payload in payloads:
-        for variant in variants:
-            runs = [r for r in records if r.payload == payload.name and r.variant == variant.name]
-            valid = [r.wrk.requests_per_sec for r in runs if r.wrk.valid]
-            medians[payload.name, variant.name] = statistics.median(valid) if valid else None
-            rows.append(SummaryRow(payload.name, variant.name, medians[payload.name, variant.name], len(valid), len(runs), None))
+def summarize(
+    records: list[RunRecord],
+    variants: list[Variant],
+    payloads: list[Payload],
+    baseline: str,
+) -> list[SummaryRow]:
+    grouped: dict[tuple[str, str], list[WrkResult]] = {
+        (p.name, v.name): [] for p in payloads for v in variants
+    }
+    for record in records:
+        grouped[record.payload, record.variant].append(record.wrk)
+    medians = {key: median_rps(results) for key, results in grouped.items()}
     return [
-        SummaryRow(**{**asdict(row), "ratio_to_baseline": ratio(row.median_rps, medians.get((row.payload, baseline)))})
-        for row in rows
+        SummaryRow(
+            payload=payload,
+            variant=variant,
+            median_rps=medians[payload, variant],
+            valid_runs=sum(r.valid for r in results),
+            total_runs=len(results),
+            ratio_to_baseline=ratio(medians[payload, variant], medians.get((payload, baseline))),
+        )
+        for (payload, variant), results in grouped.items()
     ]
+
+
+def median_rps(results: list[WrkResult]) -> float | None:
+    valid = [r.requests_per_sec for r in results if r.valid]
+    return statistics.median(valid) if valid else None
 
 
 def ratio(value: float | None, base: float | None) -> float | None:
@@ -259,16 +301,27 @@ def ratio(value: float | None, base: float | None) -> float | None:
 
 
 def format_table(rows: list[SummaryRow], baseline: str) -> str:
-    header = f"{'payload':<10} {'variant':<16} {'req/s (median)':>15} {'valid/runs':>10} {'vs ' + baseline:>10}"
+    header = _table_line("payload", "variant", "req/s (median)", "valid/runs", "vs " + baseline)
     lines = [header, "-" * len(header)]
     for row in rows:
         rps = f"{row.median_rps:.1f}" if row.median_rps is not None else "INVALID"
         rel = f"{row.ratio_to_baseline:.2f}x" if row.ratio_to_baseline is not None else "-"
-        lines.append(f"{row.payload:<10} {row.variant:<16} {rps:>15} {f'{row.valid_runs}/{row.total_runs}':>10} {rel:>10}")
+        runs = f"{row.valid_runs}/{row.total_runs}"
+        lines.append(_table_line(row.payload, row.variant, rps, runs, rel))
     return "\n".join(lines)
 
 
-def write_json(path: Path, args: argparse.Namespace, variants: list[Variant], records: list[RunRecord], rows: list[SummaryRow]) -> None:
+def _table_line(payload: str, variant: str, rps: str, runs: str, rel: str) -> str:
+    return f"{payload:<10} {variant:<16} {rps:>15} {runs:>10} {rel:>10}"
+
+
+def write_json(
+    path: Path,
+    args: argparse.Namespace,
+    variants: list[Variant],
+    records: list[RunRecord],
+    rows: list[SummaryRow],
+) -> None:
     document = {
         "config": {
             "duration_s": args.duration,
@@ -293,26 +346,46 @@ def write_json(path: Path, args: argparse.Namespace, variants: list[Variant], re
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument(
         "--variant",
         action="append",
         type=parse_variant,
         default=[],
         metavar="NAME=COMMAND",
-        help="server command template with {port} and {code_dir}; repeatable (default: drum and bridge)",
+        help="server command template with {port} and {code_dir}; repeatable"
+        " (default: drum and bridge)",
     )
-    parser.add_argument("--drum-ref", type=Path, default=Path("/work/drum-ref"), help="venv with datarobot-drum")
+    parser.add_argument(
+        "--drum-ref",
+        type=Path,
+        default=Path("/work/drum-ref"),
+        help="venv with datarobot-drum",
+    )
     parser.add_argument("--code-dir", type=Path, help="use this model dir instead of building one")
-    parser.add_argument("--model-python", help="interpreter that pickles the model (default: the --drum-ref one)")
-    parser.add_argument("--duration", type=float, default=15.0, help="seconds of each measured wrk run")
+    parser.add_argument(
+        "--model-python",
+        help="interpreter that pickles the model (default: the --drum-ref one)",
+    )
+    parser.add_argument(
+        "--duration", type=float, default=15.0, help="seconds of each measured wrk run"
+    )
     parser.add_argument("--warmup", type=float, default=5.0, help="seconds of the warm-up wrk run")
     parser.add_argument("--rounds", type=int, default=2, help="times every variant is measured")
     parser.add_argument("--connections", type=int, default=32, help="wrk connections")
     parser.add_argument("--server-cpus", default="0", help="taskset CPU list for the server")
     parser.add_argument("--client-cpus", default="1", help="taskset CPU list for wrk")
-    parser.add_argument("--ready-timeout", type=float, default=120.0, help="seconds to wait for GET /ping/")
-    parser.add_argument("--baseline", default="drum", help="variant the ratios are computed against")
+    parser.add_argument(
+        "--ready-timeout",
+        type=float,
+        default=120.0,
+        help="seconds to wait for GET /ping/",
+    )
+    parser.add_argument(
+        "--baseline", default="drum", help="variant the ratios are computed against"
+    )
     parser.add_argument("--json", type=Path, help="write all runs and the summary here")
     args = parser.parse_args(argv)
     if args.rounds < 1:
@@ -329,6 +402,7 @@ def model_python(args: argparse.Namespace) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    exit_on_sigterm()
     variants = args.variant or default_variants(args.drum_ref)
     if not variants:
         print("no variant to run", file=sys.stderr)

@@ -1,0 +1,426 @@
+"""Cost of extension hooks on GET /ping/: drum-bridge with and without the guide's auth hooks.
+
+Four variants of the same drum-bridge and model, each in its own code dir:
+
+* ``none``: no extension (the baseline of every ratio);
+* ``flask-inline``: the guide's ``custom_flask.py`` auth hook, hooks run on the
+  event loop (env ``DRUM_BRIDGE_FLASK_HOOKS_INLINE=1``);
+* ``flask-threaded``: the same hook in the default threaded mode;
+* ``fastapi-basehttp``: the guide's ``custom_fastapi.py`` auth example, a
+  Starlette ``BaseHTTPMiddleware``.
+
+The hooks let ``/ping/`` through without a token, so the load measures what a
+hook costs on a request it does not reject. Every variant is checked first
+(``/ping/`` 200, ``/info/`` 401 without the token for the auth variants), then
+loaded with wrk: a warm-up and a measured run per round, variants interleaved
+and reversed every other round. The table gives the median req/s, its ratio to
+``none`` and the targets of the hooks issue.
+
+Run ``python benchmarks/bench_hooks.py --help`` for the options.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import shutil
+import sys
+import tempfile
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from _harness import (
+    BenchmarkError,
+    ForeignCpu,
+    Server,
+    WrkConfig,
+    WrkRequest,
+    exit_on_sigterm,
+    http_request,
+    parse_cpu_list,
+    run_wrk,
+    running_server,
+    write_wrk_script,
+)
+from bench_predict import RunRecord, build_model, describe, median_rps, ratio, server_command
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+GUIDE_DIR = REPO_ROOT / "tests" / "extensions" / "guide"
+BASELINE = "none"
+LOAD_PATH = "/ping/"
+PROTECTED_PATH = "/info/"
+AUTH_HEADERS = {"X-Auth-Token": "secret"}
+INLINE_ENV = "DRUM_BRIDGE_FLASK_HOOKS_INLINE"
+#: Inherited variables that change how every variant serves (worth a warning).
+SERVING_ENV_PREFIXES = ("DRUM_BRIDGE_", "MAX_WORKERS", "CUSTOM_MODEL_WORKERS", "MLOPS_")
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+
+
+@dataclass(frozen=True)
+class HookVariant:
+    """One server configuration: which guide file becomes which extension file."""
+
+    name: str
+    guide_file: str | None = None
+    extension_file: str | None = None
+    env: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def protected(self) -> bool:
+        return self.guide_file is not None
+
+
+VARIANTS = (
+    HookVariant(BASELINE, env={INLINE_ENV: "0"}),
+    HookVariant("flask-inline", "flask_auth.py", "custom_flask.py", {INLINE_ENV: "1"}),
+    HookVariant("flask-threaded", "flask_auth.py", "custom_flask.py", {INLINE_ENV: "0"}),
+    HookVariant("fastapi-basehttp", "fastapi_auth.py", "custom_fastapi.py", {INLINE_ENV: "0"}),
+)
+VARIANT_NAMES = tuple(v.name for v in VARIANTS)
+#: Minimum req/s ratio to ``none`` the issue asks for.
+TARGETS = {"flask-inline": 0.60, "flask-threaded": 0.45}
+#: Share of a CPU other processes may take from the server before a run is flagged.
+OTHER_CPU_WARNING = 0.10
+
+
+@dataclass(frozen=True)
+class HookRun:
+    """A measured run and how much of the server's CPU other processes used meanwhile."""
+
+    record: RunRecord
+    other_cpu: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**self.record.as_dict(), "other_cpu_share": round(self.other_cpu, 3)}
+
+
+@dataclass(frozen=True)
+class SummaryRow:
+    variant: str
+    median_rps: float | None
+    valid_runs: int
+    total_runs: int
+    ratio_to_none: float | None
+    target: float | None
+    max_other_cpu: float
+
+    @property
+    def verdict(self) -> str:
+        if self.target is None:
+            return "-"
+        if self.ratio_to_none is None:
+            return "NO DATA"
+        return "PASS" if self.ratio_to_none >= self.target else "FAIL"
+
+
+# --------------------------------------------------------------------------
+# Setup
+# --------------------------------------------------------------------------
+
+
+def find_drum_bridge(explicit: Path | None) -> str:
+    """The drum-bridge console script: given, beside this interpreter, or on PATH."""
+    if explicit is not None:
+        return str(explicit)
+    beside = Path(sys.executable).parent / "drum-bridge"
+    found = str(beside) if beside.exists() else shutil.which("drum-bridge")
+    if not found:
+        raise BenchmarkError("no drum-bridge console script found (see --drum-bridge)")
+    return found
+
+
+def command_template(executable: str, logging_level: str) -> str:
+    """bench_predict's server command, plus the logging level every variant shares."""
+    return f"{server_command(executable)} --logging-level {shlex.quote(logging_level)}"
+
+
+def build_code_dirs(workdir: Path, python: str, variants: list[HookVariant]) -> dict[str, Path]:
+    """One code dir per variant: the same pickled model plus its extension file."""
+    model_dir = workdir / "model"
+    build_model(python, model_dir)
+    code_dirs = {}
+    for variant in variants:
+        code_dir = workdir / "code" / variant.name
+        code_dir.mkdir(parents=True)
+        shutil.copy2(model_dir / "model.pkl", code_dir / "model.pkl")
+        if variant.guide_file and variant.extension_file:
+            source = GUIDE_DIR / variant.guide_file
+            if not source.is_file():
+                raise BenchmarkError(f"guide extension {source} not found")
+            (code_dir / variant.extension_file).write_text(source.read_text())
+        code_dirs[variant.name] = code_dir
+    return code_dirs
+
+
+def inherited_serving_env() -> list[str]:
+    return sorted(name for name in os.environ if name.startswith(SERVING_ENV_PREFIXES))
+
+
+# --------------------------------------------------------------------------
+# Measuring
+# --------------------------------------------------------------------------
+
+
+def expect_status(server: Server, path: str, expected: int, headers: Mapping[str, str]) -> None:
+    status, body = http_request(server.url + path, headers=headers, timeout=10.0)
+    if status != expected:
+        with_token = " with the token" if headers else " without a token"
+        raise BenchmarkError(
+            f"GET {path}{with_token} answered {status}, expected {expected}: {body[:300]!r}"
+        )
+
+
+def check_behaviour(server: Server, variant: HookVariant) -> None:
+    """The extension is really there: ping passes, a protected route needs the token."""
+    expect_status(server, LOAD_PATH, 200, {})
+    expect_status(server, PROTECTED_PATH, 401 if variant.protected else 200, {})
+    expect_status(server, PROTECTED_PATH, 200, AUTH_HEADERS)
+
+
+def measure_variant(
+    variant: HookVariant,
+    code_dir: Path,
+    round_index: int,
+    args: argparse.Namespace,
+    workdir: Path,
+) -> HookRun:
+    wrk_config = WrkConfig(
+        threads=args.threads, connections=args.connections, cpus=args.client_cpus
+    )
+    with running_server(
+        args.command_template,
+        workdir / "logs" / f"{variant.name}-round{round_index}.log",
+        cpus=args.server_cpus,
+        ready_path=LOAD_PATH,
+        ready_timeout=args.ready_timeout,
+        env=variant.env,
+        code_dir=shlex.quote(str(code_dir)),
+    ) as server:
+        print(
+            f"[round {round_index}] {variant.name}: ready in {server.ready_s:.1f}s on {server.url}",
+            flush=True,
+        )
+        try:
+            check_behaviour(server, variant)
+        except BenchmarkError as error:
+            raise BenchmarkError(
+                f"{variant.name}: {error}\nserver log:\n{server.log_tail()}"
+            ) from error
+        url = server.url + LOAD_PATH
+        run_wrk(url, args.script, args.warmup, wrk_config)
+        other = ForeignCpu(parse_cpu_list(args.server_cpus), server.process.pid).start()
+        result = run_wrk(url, args.script, args.duration, wrk_config)
+        other.stop()
+    print(
+        f"    {LOAD_PATH}: {describe(result)}, other processes {other.share:.0%} of the server CPU",
+        flush=True,
+    )
+    record = RunRecord(round_index, variant.name, LOAD_PATH, server.ready_s, result)
+    return HookRun(record, other.share)
+
+
+def run_rounds(
+    variants: list[HookVariant],
+    code_dirs: dict[str, Path],
+    args: argparse.Namespace,
+    workdir: Path,
+) -> list[HookRun]:
+    """Interleave the variants; every other round in reverse order, to spread drift."""
+    records = []
+    for round_index in range(1, args.rounds + 1):
+        ordered = variants if round_index % 2 else variants[::-1]
+        for variant in ordered:
+            code_dir = code_dirs[variant.name]
+            records.append(measure_variant(variant, code_dir, round_index, args, workdir))
+    return records
+
+
+# --------------------------------------------------------------------------
+# Reporting
+# --------------------------------------------------------------------------
+
+
+def summarize(runs: list[HookRun], variants: list[HookVariant]) -> list[SummaryRow]:
+    by_variant = {v.name: [r for r in runs if r.record.variant == v.name] for v in variants}
+    medians = {name: median_rps([r.record.wrk for r in rs]) for name, rs in by_variant.items()}
+    return [
+        SummaryRow(
+            variant=name,
+            median_rps=medians[name],
+            valid_runs=sum(r.record.wrk.valid for r in rs),
+            total_runs=len(rs),
+            ratio_to_none=ratio(medians[name], medians.get(BASELINE)),
+            target=TARGETS.get(name),
+            max_other_cpu=max((r.other_cpu for r in rs), default=float("nan")),
+        )
+        for name, rs in by_variant.items()
+    ]
+
+
+def format_table(rows: list[SummaryRow]) -> str:
+    header = _table_line(
+        "variant", "req/s (median)", "valid/runs", "other CPU", "vs none", "target", "result"
+    )
+    lines = [header, "-" * len(header)]
+    for row in rows:
+        lines.append(
+            _table_line(
+                row.variant,
+                f"{row.median_rps:.1f}" if row.median_rps is not None else "INVALID",
+                f"{row.valid_runs}/{row.total_runs}",
+                f"{row.max_other_cpu:.0%}",
+                f"{row.ratio_to_none:.2f}x" if row.ratio_to_none is not None else "-",
+                f">= {row.target:.2f}x" if row.target is not None else "-",
+                row.verdict,
+            )
+        )
+    return "\n".join(lines)
+
+
+def _table_line(*cells: str) -> str:
+    variant, rps, runs, other, rel, target, verdict = cells
+    line = f"{variant:<18} {rps:>15} {runs:>10} {other:>9} {rel:>8} {target:>9}  {verdict}"
+    return line.rstrip()
+
+
+def contention_note(rows: list[SummaryRow]) -> str | None:
+    """A warning when other processes took a noticeable share of the server CPU."""
+    busy = [row.variant for row in rows if row.max_other_cpu > OTHER_CPU_WARNING]
+    if not busy:
+        return None
+    return (
+        f"WARNING: other processes used more than {OTHER_CPU_WARNING:.0%} of the server CPU"
+        f" during runs of {', '.join(busy)}: these figures and ratios are not reliable."
+    )
+
+
+def config_dict(args: argparse.Namespace, variants: list[HookVariant]) -> dict[str, Any]:
+    return {
+        "path": LOAD_PATH,
+        "duration_s": args.duration,
+        "warmup_s": args.warmup,
+        "rounds": args.rounds,
+        "threads": args.threads,
+        "connections": args.connections,
+        "server_cpus": args.server_cpus,
+        "client_cpus": args.client_cpus,
+        "logging_level": args.logging_level,
+        "command": args.command_template,
+        "variants": {
+            v.name: {
+                "extension": v.extension_file,
+                "from": str(GUIDE_DIR / v.guide_file) if v.guide_file else None,
+                "env": dict(v.env),
+            }
+            for v in variants
+        },
+        "targets": TARGETS,
+        "other_cpu_warning": OTHER_CPU_WARNING,
+        "inherited_env": inherited_serving_env(),
+    }
+
+
+def write_json(
+    path: Path,
+    args: argparse.Namespace,
+    variants: list[HookVariant],
+    runs: list[HookRun],
+    rows: list[SummaryRow],
+) -> None:
+    document = {
+        "config": config_dict(args, variants),
+        "runs": [r.as_dict() for r in runs],
+        "summary": [{**asdict(row), "verdict": row.verdict} for row in rows],
+    }
+    path.write_text(json.dumps(document, indent=2) + "\n")
+
+
+# --------------------------------------------------------------------------
+# Entry point
+# --------------------------------------------------------------------------
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    add = parser.add_argument
+    add(
+        "--variant",
+        action="append",
+        choices=VARIANT_NAMES,
+        help=f"run only these variants; repeatable (default: all; ratios need {BASELINE!r})",
+    )
+    add("--drum-bridge", type=Path, help="drum-bridge console script (default: beside python)")
+    add("--python", default=sys.executable, help="interpreter that pickles the model")
+    add(
+        "--logging-level",
+        choices=LOG_LEVELS,
+        default="warning",
+        help="drum-bridge --logging-level of every variant (default: warning; info adds"
+        " an access log line per request)",
+    )
+    add("--duration", type=float, default=15.0, help="seconds of each measured wrk run")
+    add("--warmup", type=float, default=5.0, help="seconds of the warm-up wrk run")
+    add("--rounds", type=int, default=2, help="times every variant is measured")
+    add("--threads", type=int, default=1, help="wrk threads")
+    add("--connections", type=int, default=32, help="wrk connections")
+    add("--server-cpus", default="0", help="taskset CPU list for the server")
+    add("--client-cpus", default="1", help="taskset CPU list for wrk")
+    add("--ready-timeout", type=float, default=120.0, help="seconds to wait for GET /ping/")
+    add("--json", type=Path, help="write the config, all runs and the summary here")
+    args = parser.parse_args(argv)
+    if args.rounds < 1:
+        parser.error("--rounds must be >= 1")
+    return args
+
+
+def selected_variants(names: list[str] | None) -> list[HookVariant]:
+    wanted = set(names or VARIANT_NAMES)
+    return [v for v in VARIANTS if v.name in wanted]
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    exit_on_sigterm()
+    variants = selected_variants(args.variant)
+    inherited = inherited_serving_env()
+    if inherited:
+        print(f"note: inherited by every variant: {', '.join(inherited)}", file=sys.stderr)
+    with tempfile.TemporaryDirectory(prefix="bench_hooks_") as tmp:
+        workdir = Path(tmp)
+        try:
+            args.command_template = command_template(
+                find_drum_bridge(args.drum_bridge), args.logging_level
+            )
+            args.script = write_wrk_script(WrkRequest(method="GET"), workdir / "ping.lua")
+            code_dirs = build_code_dirs(workdir, args.python, variants)
+            print(f"GET {LOAD_PATH}, logging level {args.logging_level!r} for every variant")
+            runs = run_rounds(variants, code_dirs, args, workdir)
+        except BenchmarkError as error:
+            print(f"benchmark failed: {error}", file=sys.stderr)
+            return 2
+    rows = summarize(runs, variants)
+    print()
+    print(
+        f"GET {LOAD_PATH}, wrk -t{args.threads} -c{args.connections}, {args.rounds} round(s)"
+        f" of {args.duration:g}s, server on CPU {args.server_cpus},"
+        f" logging level {args.logging_level}"
+    )
+    print(format_table(rows))
+    note = contention_note(rows)
+    if note:
+        print(note)
+    if args.json:
+        write_json(args.json, args, variants, runs, rows)
+        print(f"results written to {args.json}")
+    all_valid = all(r.record.wrk.valid for r in runs)
+    return 0 if all_valid and all(row.verdict != "FAIL" for row in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
