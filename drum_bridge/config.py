@@ -11,10 +11,23 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from .errors import ConfigError
 
 __all__ = ["Config", "TargetType", "ServerType", "ExtensionStyle"]
+
+
+E = TypeVar("E", bound=enum.Enum)
+
+
+def _parse(cls: type[E], value: str, what: str) -> E:
+    """The member spelled ``value`` (any case), or an error listing the choices."""
+    try:
+        return cls(value.strip().lower())
+    except ValueError:
+        choices = ", ".join(str(member.value) for member in cls)
+        raise ConfigError(f"Unknown {what} {value!r}; choose one of: {choices}") from None
 
 
 class TargetType(str, enum.Enum):
@@ -36,13 +49,7 @@ class TargetType(str, enum.Enum):
 
     @classmethod
     def parse(cls, value: str) -> TargetType:
-        try:
-            return cls(value.strip().lower())
-        except ValueError:
-            choices = ", ".join(member.value for member in cls)
-            raise ConfigError(
-                f"Unknown target type {value!r}; choose one of: {choices}"
-            ) from None
+        return _parse(cls, value, "target type")
 
 
 class ExtensionStyle(str, enum.Enum):
@@ -67,13 +74,7 @@ class ServerType(str, enum.Enum):
 
     @classmethod
     def parse(cls, value: str) -> ServerType:
-        try:
-            return cls(value.strip().lower())
-        except ValueError:
-            choices = ", ".join(member.value for member in cls)
-            raise ConfigError(
-                f"Unknown DRUM server type {value!r}; choose one of: {choices}"
-            ) from None
+        return _parse(cls, value, "DRUM server type")
 
 
 #: Known to DRUM and to drum-bridge's routes, but not yet served (score_unstructured, chat).
