@@ -99,11 +99,11 @@ def create_app(config: Config) -> DrumApp:
     )
     app.drum_runtime = runtime
     app.drum_outer_middleware = []
-    url_map = build_map(config.url_prefix)
-    app.router.routes.insert(0, DrumRoutes(url_map, build_endpoints(runtime, BLUEPRINT)))
+    drum_routes = DrumRoutes(build_map(config.url_prefix), build_endpoints(runtime, BLUEPRINT))
+    app.router.routes.insert(0, drum_routes)
     app.router.default = _not_found
     try:
-        load_extensions(app, config, url_map)
+        load_extensions(app, config)
     except ExtensionError as exc:
         if not config.with_error_server:
             raise

@@ -21,6 +21,7 @@ from flask import Flask
 from starlette.routing import Match, Router
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ..routes.dispatch import route_path
 from ..threads import ThreadPool
 from .body import read_body, replay_receive
 from .flask_hooks import FlaskRequestCycle, HeaderList, has_teardown_work
@@ -37,8 +38,9 @@ def router_claims(router: Router, scope: Scope) -> bool:
         match, _ = route.matches(scope)
         if match is not Match.NONE:
             return True
-    path: str = scope["path"]
-    if router.redirect_slashes and path != "/" and path != scope.get("root_path", ""):
+    # Starlette's router answers a path one slash away from a route with a redirect.
+    if router.redirect_slashes and route_path(scope) != "/":
+        path: str = scope["path"]
         alternative = {**scope, "path": path.rstrip("/") if path.endswith("/") else path + "/"}
         return any(route.matches(alternative)[0] is not Match.NONE for route in router.routes)
     return False

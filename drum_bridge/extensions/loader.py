@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from werkzeug.routing import Map
-
 from ..config import Config, ExtensionStyle
 from .discovery import find_extensions, select_extensions
 from .fastapi_loader import load_fastapi_extension
@@ -16,7 +14,7 @@ if TYPE_CHECKING:
 __all__ = ["load_extensions"]
 
 
-def load_extensions(app: DrumApp, config: Config, url_map: Map) -> None:
+def load_extensions(app: DrumApp, config: Config) -> None:
     files = find_extensions(config.code_dir)
     for style in select_extensions(files, config):
         path = files.get(style)
@@ -24,6 +22,7 @@ def load_extensions(app: DrumApp, config: Config, url_map: Map) -> None:
         if style is ExtensionStyle.FASTAPI:
             load_fastapi_extension(app, path)
         else:
+            # Imported here: a FastAPI-only model dir never pays for Flask and a2wsgi.
             from .flask_loader import load_flask_extension
 
             load_flask_extension(app, config, path)
