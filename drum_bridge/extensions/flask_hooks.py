@@ -78,8 +78,11 @@ class FlaskRequestCycle:
 
     def _begin(self) -> Answer | None:
         app = self.app
-        self.ctx.push()
-        self.pushed = True
+        try:
+            self.ctx.push()
+        finally:
+            # A push that failed half-way (a session interface raising) still pops.
+            self.pushed = bool(self.ctx._cv_tokens)
         error: BaseException | None = None
         try:
             request_started.send(app, _async_wrapper=app.ensure_sync)

@@ -14,6 +14,7 @@ Either way no request reaches a route without passing the hooks.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -22,6 +23,7 @@ from starlette.routing import Match, Router
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..routes.dispatch import route_path
+from ..routes.responses import error_response
 from ..threads import ThreadPool
 from .body import read_body, replay_receive
 from .flask_hooks import FlaskRequestCycle, HeaderList, has_teardown_work
@@ -30,6 +32,8 @@ from .wsgi_environ import build_environ
 __all__ = ["FlaskHooksMiddleware", "router_claims"]
 
 T = TypeVar("T")
+
+logger = logging.getLogger("drum_bridge.extensions")
 
 
 def router_claims(router: Router, scope: Scope) -> bool:
@@ -85,7 +89,14 @@ class FlaskHooksMiddleware:
             # The client went away while sending the body: there is nobody to answer.
             return
         cycle = FlaskRequestCycle(self.flask_app, build_environ(scope, body))
-        answer = await self._run(cycle.begin)
+        try:
+            answer = await self._run(cycle.begin)
+        except Exception as exc:
+            # Flask itself failed (not a hook: those errors are answered by Flask's handlers).
+            logger.exception("The legacy Flask app failed to start the request")
+            await self._run(cycle.end, exc)
+            await error_response(str(exc), 500)(scope, receive, send)
+            return
         if answer is not None:
             status, headers, content = answer
             await send({"type": "http.response.start", "status": status, "headers": _encode_headers(headers)})

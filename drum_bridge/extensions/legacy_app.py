@@ -102,7 +102,7 @@ class LegacyFlask(Flask):
             return None  # an app context outside a request: nothing to bind to
         if (
             request is None
-            or self.config["TRUSTED_HOSTS"] is not None
+            or self.config.get("TRUSTED_HOSTS") is not None
             or self.config["SERVER_NAME"] is not None
             or self.url_map.host_matching
             or self.subdomain_matching

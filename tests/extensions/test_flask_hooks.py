@@ -362,3 +362,25 @@ def test_third_party_flask_extension_guards_drum_routes(serve: Serve, inline: bo
     assert denied.headers["www-authenticate"].startswith("Bearer")
     allowed = client.get("/info/", headers={"Authorization": "Bearer s3cret"})
     assert allowed.status_code == 200 and allowed.headers["x-user"] == "alice"
+
+
+BROKEN_SESSIONS = """
+from flask.sessions import SecureCookieSessionInterface
+
+class SessionStoreDown(SecureCookieSessionInterface):
+    def open_session(self, app, request):
+        if request.headers.get("X-Break"):
+            raise ConnectionError("session store unreachable")
+        return super().open_session(app, request)
+
+def init_app(app):
+    app.session_interface = SessionStoreDown()
+"""
+
+
+def test_flask_failing_before_the_hooks_is_a_drum_500(serve: Serve, inline: bool) -> None:
+    client = serve({"custom_flask.py": BROKEN_SESSIONS}, flask_hooks_inline=inline)
+    response = client.get("/info/", headers={"X-Break": "1"})
+    assert (response.status_code, response.json()) == (500, {"message": "ERROR: session store unreachable"})
+    assert "x_request_id" in response.headers
+    assert client.get("/info/").status_code == 200
