@@ -112,10 +112,14 @@ class FlaskRequestCycle:
     def needs_after(self) -> bool:
         """Whether the response must pass through Flask: after-request hooks or a session."""
         ctx = self.ctx
+        # Flask 3.1 keeps the opened session in ``_session`` (``session`` is a property
+        # that marks it accessed); Flask 3.0 in the plain attribute ``session``.
+        state = vars(ctx)
+        session = state.get("_session", state.get("session"))
         return bool(
             any(self.app.after_request_funcs.values())
             or ctx._after_request_functions
-            or (ctx._session is not None and not self.app.session_interface.is_null_session(ctx._session))
+            or (session is not None and not self.app.session_interface.is_null_session(session))
         )
 
     def after(self, status: int, headers: HeaderList) -> tuple[int, HeaderList, bytes | None]:
