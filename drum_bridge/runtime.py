@@ -14,7 +14,6 @@ from collections.abc import Awaitable, Callable
 import anyio.to_thread
 
 from .config import Config
-from .errors import ModelLoadError
 from .model.predictor import LoadedModel, load_model
 from .routes.stats import ProcessStats
 from .threads import ThreadPool
@@ -44,7 +43,9 @@ class DrumRuntime:
         try:
             # Not the model executor: loading may take long and must not count as scoring.
             self.model = await anyio.to_thread.run_sync(load_model, self.config)
-        except ModelLoadError as exc:
+        except Exception as exc:
+            # As in DRUM, any failure to start (custom.py, init, load_model, the artifact)
+            # is served as the error server's 513 when asked for.
             if not self.config.with_error_server:
                 raise
             self.load_error = str(exc)

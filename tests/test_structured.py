@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 from starlette.testclient import TestClient
-from support.app import ClientResponse, drum_client, server_config
-from support.model_dirs import SAMPLES_CSV, fitted_regressor, write_custom_py, write_pickle
+from support.app import drum_client, predict, server_config
+from support.model_dirs import fitted_regressor, write_custom_py, write_pickle
 
 BINARY_LABELS = ("--positive-class-label", "yes", "--negative-class-label", "no")
 SCORE_HOOK = """\
@@ -26,10 +26,6 @@ def load_model(code_dir):
 def score(data, model, **kwargs):
     {body}
 """
-
-
-def predict(client: TestClient, csv: bytes = SAMPLES_CSV) -> ClientResponse:
-    return client.post("/predict/", content=csv, headers={"Content-Type": "text/csv"})
 
 
 def assert_still_serving(client: TestClient) -> None:

@@ -6,6 +6,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..code_dir import find_all
 from ..config import Config, ExtensionStyle
 from ..errors import ExtensionError
 
@@ -14,7 +15,6 @@ __all__ = ["FILE_NAMES", "ExtensionFiles", "find_extensions", "select_extensions
 logger = logging.getLogger("drum_bridge.extensions")
 
 FILE_NAMES = {ExtensionStyle.FASTAPI: "custom_fastapi.py", ExtensionStyle.FLASK: "custom_flask.py"}
-_SKIPPED_DIRS = {"__pycache__", "node_modules", "site-packages"}
 
 
 @dataclass(frozen=True)
@@ -27,12 +27,7 @@ class ExtensionFiles:
 
 
 def _find_one(code_dir: Path, name: str) -> Path | None:
-    found = sorted(
-        p
-        for p in code_dir.rglob(name)
-        if p.is_file()
-        and not any(part.startswith(".") or part in _SKIPPED_DIRS for part in p.relative_to(code_dir).parts[:-1])
-    )
+    found = find_all(code_dir, name)
     if len(found) > 1:
         listed = ", ".join(str(p) for p in found)
         raise ExtensionError(f"Found more than one {name} in the code dir; keep one: {listed}")

@@ -9,8 +9,8 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from ..code_dir import import_file_as_module
 from ..errors import ExtensionError
-from ..model.hooks import import_file_as_module
 
 __all__ = ["import_extension", "load_fastapi_extension"]
 

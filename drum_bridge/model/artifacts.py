@@ -61,21 +61,20 @@ LANGUAGE_NOTE = "\n\nRunning environment language: Python.\n"
 
 def find_artifact(code_dir: Path) -> Path:
     """The one artifact at the top of ``code_dir``; none or several are errors, as in DRUM."""
-    files = sorted(p for p in code_dir.iterdir() if p.is_file())
-    found = [p for p in files if p.suffix.lower() in ARTIFACT_EXTENSIONS]
+    entries = sorted(code_dir.iterdir())
+    listed = " | ".join(p.name for p in entries)
+    found = [p for p in entries if p.is_file() and p.suffix.lower() in ARTIFACT_EXTENSIONS]
     if len(found) > 1:
         raise ModelLoadError(
             f"{LANGUAGE_NOTE}Multiple serialized model files found. Remove extra artifacts or"
-            " overwrite custom.load_model()\nList of retrieved files are: "
-            + " | ".join(p.name for p in found)
+            f" overwrite custom.load_model()\nList of retrieved files are: {listed}"
         )
     if not found:
         raise ModelLoadError(
             f"{LANGUAGE_NOTE}Could not find model artifact file in: {code_dir} supported by"
             f" default predictors.\nThey support filenames with the following extensions"
             f" {sorted(ARTIFACT_EXTENSIONS)}.\nIf your artifact is not supported by default"
-            " predictor, implement custom.load_model() hook.\nList of retrieved files are: "
-            + " | ".join(p.name for p in files)
+            f" predictor, implement custom.load_model() hook.\nList of retrieved files are: {listed}"
         )
     return found[0]
 

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import importlib.util
 import inspect
 import logging
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
+from ..code_dir import ensure_on_path, find_all, import_file_as_module
 from ..errors import ModelLoadError
 
-__all__ = ["CustomHooks", "load_custom_hooks", "import_file_as_module"]
+__all__ = ["CustomHooks", "load_custom_hooks"]
 
 logger = logging.getLogger("drum_bridge.model")
 
@@ -49,45 +47,24 @@ class CustomHooks:
         return inspect.iscoroutinefunction(getattr(self, name))
 
 
-def import_file_as_module(path: Path, prefix: str) -> ModuleType:
-    """Import ``path`` under a name unique to its location.
-
-    Two apps in one process (mounted side by side) each get their own module
-    object, even when both code dirs hold a ``custom.py``.  The module is
-    registered in ``sys.modules`` so that pickling, dataclasses and
-    ``typing.get_type_hints`` resolve names inside it.
-    """
-    name = f"{prefix}_{abs(hash(str(path.resolve()))):x}"
-    spec = importlib.util.spec_from_file_location(name, path)
-    if spec is None or spec.loader is None:
-        raise ImportError(f"cannot import {path}", path=str(path))
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    try:
-        spec.loader.exec_module(module)
-    except BaseException:
-        sys.modules.pop(name, None)
-        raise
-    return module
-
-
-def _ensure_on_path(code_dir: Path) -> None:
-    # Model code imports its sibling modules by plain name, as under DRUM.
-    entry = str(code_dir.resolve())
-    if entry not in sys.path:
-        sys.path.insert(0, entry)
-
-
 def load_custom_hooks(code_dir: Path) -> CustomHooks:
-    """Import ``custom.py`` from ``code_dir`` (if present) and collect its hooks."""
-    path = code_dir / "custom.py"
-    if not path.is_file():
+    """Import the ``custom.py`` found below ``code_dir`` (if any) and collect its hooks."""
+    found = find_all(code_dir, "custom.py")
+    if len(found) > 1:
+        raise ModelLoadError(f"Found too many custom hook files: {found}")
+    if not found:
+        logger.info("No custom.py file detected in %s", code_dir)
         return CustomHooks()
-    _ensure_on_path(code_dir)
+    path = found[0]
+    logger.info("Detected %s .. trying to load hooks", path)
+    ensure_on_path(path.parent)
+    ensure_on_path(code_dir)
     try:
         module = import_file_as_module(path, "drum_bridge_custom")
-    except Exception as exc:
-        raise ModelLoadError(f"Could not import {path}: {exc!r}") from exc
-    found = {name: getattr(module, name) for name in HOOK_NAMES if callable(getattr(module, name, None))}
-    logger.info("Loaded %s with hooks: %s", path, ", ".join(sorted(found)) or "none")
-    return CustomHooks(**found)
+    except ImportError as exc:
+        raise ModelLoadError(
+            f"\n\nRunning environment language: Python.\nFailed loading hooks from [{path}] : {exc}"
+        ) from exc
+    hooks = {name: getattr(module, name) for name in HOOK_NAMES if callable(getattr(module, name, None))}
+    logger.info("Loaded %s with hooks: %s", path, ", ".join(sorted(hooks)) or "none")
+    return CustomHooks(**hooks)

@@ -36,13 +36,10 @@ class Marshalled:
     columns: list[str]
     extra: pd.DataFrame | None = None
 
-    def to_frame(self) -> pd.DataFrame:
+    def predictions_frame(self) -> pd.DataFrame:
+        """The predictions as ``post_process`` gets them: label columns or ``Predictions``."""
         frame: pd.DataFrame = pd.DataFrame(self.values, columns=self.columns)
-        if self.extra is None:
-            return frame
-        extra: pd.DataFrame = self.extra.reset_index(drop=True)
-        joined: pd.DataFrame = frame.join(extra)
-        return joined
+        return frame
 
 
 def check_frame(out: Any, what: str) -> pd.DataFrame:
@@ -156,9 +153,9 @@ def marshal(
     return _classification(values, list(model_labels), frame, request_labels)
 
 
-def encode_predictions(result: Marshalled, *, rows: int, target_type: TargetType) -> bytes:
+def encode_predictions(result: Marshalled, *, rows: int | None, target_type: TargetType) -> bytes:
     """The JSON body of a /predict/ answer: ``{"predictions": [...]}`` (+ extraModelOutput)."""
-    if len(result.values) != rows:
+    if rows is not None and len(result.values) != rows:
         raise PredictionError(
             f"The model returned {len(result.values)} predictions for {rows} input rows;"
             " they must match"

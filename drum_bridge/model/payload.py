@@ -22,7 +22,7 @@ __all__ = ["Payload", "read_payload", "to_frame", "NO_SAMPLES_MESSAGE"]
 NO_SAMPLES_MESSAGE = (
     "Samples should be provided as:   - a csv or mtx under `X` form-data param key.  - binary data"
 )
-_CSV_TYPES = frozenset({"", "text/csv", "text/plain"})
+_CSV_TYPES = frozenset({None, "", "text/csv", "text/plain"})
 _MTX_TYPES = frozenset({"text/mtx"})
 
 
@@ -31,8 +31,9 @@ class Payload:
     """The samples of one request, still as bytes."""
 
     data: bytes
-    #: Media type as sent (``text/csv``, ``text/mtx``, ``application/json``, ...).
-    mimetype: str
+    #: The media type, as DRUM gives it to score(): a raw body's (``""`` without a
+    #: Content-Type), ``text/mtx`` for an uploaded ``.mtx`` file, None for an uploaded CSV.
+    mimetype: str | None
     charset: str | None = None
     #: ``X.colnames`` of a sparse upload: one column name per line.
     colnames: bytes | None = None
@@ -79,10 +80,9 @@ async def read_payload(request: Request) -> Payload:
             if not data:
                 raise UnprocessableEntityError(NO_SAMPLES_MESSAGE)
             filename = getattr(upload, "filename", None) or ""
-            kind = "text/mtx" if filename.lower().endswith(".mtx") else "text/csv"
             return Payload(
                 data=data,
-                mimetype=kind,
+                mimetype="text/mtx" if filename.lower().endswith(".mtx") else None,
                 colnames=await _read_upload(form.get("X.colnames")),
                 target=await _read_upload(form.get("y")),
             )
@@ -106,7 +106,7 @@ def to_frame(payload: Payload) -> pd.DataFrame:
     if payload.is_sparse:
         return _read_mtx(payload.data, payload.colnames_list)
     if payload.mimetype not in _CSV_TYPES:
-        raise UnprocessableEntityError(unsupported_format_message(payload.mimetype))
+        raise UnprocessableEntityError(unsupported_format_message(str(payload.mimetype)))
     return read_csv(payload.data, payload.charset)
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import inspect
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 import pandas as pd
@@ -32,6 +32,20 @@ NO_FRAMEWORK = (
     "\n\nRunning environment language: Python.\n"
     "Could not find any framework to handle loaded model and a score hook is not provided"
 )
+
+
+TRANSFORM_FAILED = "Model 'transform hook' failed to transform dataset."
+
+
+class DrumTransformException(Exception):
+    """A transform hook that transformed the target too (named as DRUM names it)."""
+
+
+def _transform_x_only(hook: Callable[..., Any], *args: Any) -> Any:
+    result = hook(*args)
+    if isinstance(result, tuple):
+        raise DrumTransformException("Transformation of the target variable is not supported by DRUM.")
+    return result
 
 
 def _guard(what: str, func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -65,7 +79,7 @@ class LoadedModel:
         config = self.config
         kwargs: dict[str, Any] = {
             "binary_data": payload.data,
-            "mimetype": payload.mimetype or None,
+            "mimetype": payload.mimetype,
             "charset": payload.charset,
             "sparse_colnames": payload.colnames_list,
             "target_type": config.target_type,
@@ -91,9 +105,7 @@ class LoadedModel:
         config, hooks = self.config, self.hooks
         data = self.read_samples(payload)
         if hooks.transform is not None:
-            data = _guard(
-                "Model 'transform hook' failed to transform dataset.", hooks.transform, data, self.model
-            )
+            data = _guard(TRANSFORM_FAILED, hooks.transform, data, self.model)
         if hooks.score is not None:
             out = _guard(
                 "Model 'score' hook failed to make predictions.",
@@ -125,17 +137,22 @@ class LoadedModel:
             processed = _guard(
                 "Model 'post_process' hook failed to post-process predictions.",
                 hooks.post_process,
-                result.to_frame(),
+                result.predictions_frame(),
                 self.model,
             )
             if not isinstance(processed, pd.DataFrame):
                 raise PredictionError(
                     f"Output of post_process hook must be a dataframe, not a {type(processed)}"
                 )
+            extra = result.extra
             result = output.marshal(
                 processed, target_type=config.target_type, request_labels=config.labels
             )
-        return output.encode_predictions(result, rows=len(data), target_type=config.target_type)
+            if extra is not None and result.extra is None:
+                result = replace(result, extra=extra)
+        # The row check needs rows: read_input_data may give another kind of data.
+        rows = len(data) if isinstance(data, pd.DataFrame) else None
+        return output.encode_predictions(result, rows=rows, target_type=config.target_type)
 
     def transform(self, payload: Payload) -> tuple[bytes, bytes | None]:
         """Transform ``payload``: the CSV of the transformed X, and y passed through."""
@@ -146,11 +163,7 @@ class LoadedModel:
             args = [data, self.model]
             if len(inspect.signature(transform_hook).parameters) >= 3:
                 args.append(target)
-            result = _guard(
-                "Model 'transform' hook failed to transform dataset.", transform_hook, *args
-            )
-            if isinstance(result, tuple):
-                raise PredictionError("Transformation of the target variable is not supported by DRUM.")
+            result = _guard(TRANSFORM_FAILED, _transform_x_only, transform_hook, *args)
             result = output.check_frame(result, "transform")
         else:
             assert self.framework is not None
@@ -168,7 +181,8 @@ def load_model(config: Config) -> LoadedModel:
     """Import custom.py, run ``init`` and ``load_model`` or load the artifact."""
     hooks = load_custom_hooks(config.code_dir)
     if hooks.init is not None:
-        _load_step("Model 'init' hook failed.", hooks.init, code_dir=str(config.code_dir))
+        # DRUM reports a failing init() as its own error, unwrapped.
+        hooks.init(code_dir=str(config.code_dir))
     try:
         if hooks.load_model is not None:
             model = _load_step(

@@ -14,7 +14,16 @@ from drum_bridge import Config, create_app
 from drum_bridge.cli import build_parser
 from drum_bridge.config_sources import config_from_args
 
-__all__ = ["ADDRESS", "ClientResponse", "drum_client", "parse_server_args", "server_config"]
+from .model_dirs import SAMPLES_CSV
+
+__all__ = [
+    "ADDRESS",
+    "ClientResponse",
+    "drum_client",
+    "parse_server_args",
+    "predict",
+    "server_config",
+]
 
 ADDRESS = "127.0.0.1:8080"
 
@@ -60,3 +69,8 @@ def drum_client(config: Config) -> Iterator[TestClient]:
     app = create_app(config)
     with TestClient(app, raise_server_exceptions=False, follow_redirects=False) as client:
         yield client
+
+
+def predict(client: TestClient, csv: bytes = SAMPLES_CSV) -> ClientResponse:
+    """``POST /predict/`` with ``csv`` as a raw ``text/csv`` body."""
+    return client.post("/predict/", content=csv, headers={"Content-Type": "text/csv"})

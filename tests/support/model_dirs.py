@@ -23,14 +23,15 @@ def write_custom_py(code_dir: Path, source: str) -> Path:
     return code_dir
 
 
-def write_pickle(code_dir: Path, model: Any) -> Path:
-    """``code_dir`` holding ``model`` as its one artifact, ``model.pkl``."""
+def write_pickle(code_dir: Path, model: Any, name: str = "model.pkl") -> Path:
+    """``code_dir`` holding ``model`` pickled as the artifact ``name``."""
     code_dir.mkdir(parents=True, exist_ok=True)
-    (code_dir / "model.pkl").write_bytes(pickle.dumps(model))
+    (code_dir / name).write_bytes(pickle.dumps(model))
     return code_dir
 
 
-def fitted_regressor() -> LinearRegression:
-    """y = a + 2b, fitted with feature names ``a`` and ``b``."""
+def fitted_regressor(*, feature_names: bool = True) -> LinearRegression:
+    """y = a + 2b, fitted with feature names ``a`` and ``b``, or on a bare array without."""
     features = pd.DataFrame({"a": [0.0, 1.0, 0.0, 2.0], "b": [0.0, 0.0, 1.0, 1.0]})
-    return LinearRegression().fit(features, features.a + 2 * features.b)
+    target = features.a + 2 * features.b
+    return LinearRegression().fit(features if feature_names else features.to_numpy(), target)
