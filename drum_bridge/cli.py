@@ -161,7 +161,7 @@ def _refuse(args: argparse.Namespace) -> None:
 
 
 def logging_config(level: str) -> dict[str, Any]:
-    """One dictConfig for uvicorn's, drum-bridge's and the legacy Flask app's loggers."""
+    """One dictConfig for uvicorn's and drum-bridge's loggers (the legacy Flask app logs as drum_bridge.legacy_flask)."""
     fmt = "%(asctime)s %(levelname)s %(name)s: %(message)s"
     return {
         "version": 1,
@@ -181,7 +181,6 @@ def logging_config(level: str) -> dict[str, Any]:
             "uvicorn.error": {"level": level},
             "uvicorn.access": {"handlers": ["access"], "level": level, "propagate": False},
             "drum_bridge": {"level": level},
-            "flask.app": {"level": level},
         },
     }
 
