@@ -14,6 +14,7 @@ from typing import Any
 from flask import Blueprint, Flask, jsonify, request
 from werkzeug.exceptions import BadHost, HTTPException
 from werkzeug.routing import MapAdapter, Rule
+from werkzeug.wsgi import get_host
 
 from ..routes.table import BLUEPRINT, DRUM_RULES, prefixed
 
@@ -46,6 +47,9 @@ def _default_error(exc: Exception) -> Any:
             return jsonify(error=exc.description), 400
         return jsonify(message=f"ERROR: {exc}"), exc.code
     return jsonify(message=f"ERROR: {exc}"), 500
+
+
+_SERVER_NAMES_LIMIT = 256
 
 
 class _MatchCache:
@@ -96,6 +100,7 @@ class LegacyFlask(Flask):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._adapter_class = _MatchCache().adapter_class()
+        self._server_names: dict[tuple[Any, ...], str] = {}
 
     def create_url_adapter(self, request: Any) -> MapAdapter | None:
         if request is None and self.config["SERVER_NAME"] is None:
@@ -109,26 +114,40 @@ class LegacyFlask(Flask):
         ):
             return super().create_url_adapter(request)
         environ = request.environ
-        scheme = environ["wsgi.url_scheme"]
         if environ.get("HTTP_UPGRADE", "").lower() == "websocket":
             return super().create_url_adapter(request)
-        # What Map.bind does with the host: lower case, IDNA, the port kept apart.
-        name, sep, port = request.host.lower().partition(":")
-        if not (name.isascii() and all(0 < len(label) < 64 for label in name.split("."))):
-            try:
-                name = name.encode("idna").decode("ascii")
-            except UnicodeError as exc:
-                raise BadHost() from exc
+        # The same adapter bind_to_environ() builds, from the same environ values.
         return self._adapter_class(
             self.url_map,
-            f"{name}{sep}{port}",
-            request.script_root or "/",
+            self._server_name(environ),
+            _wsgi_text(environ.get("SCRIPT_NAME") or "/"),
             self.url_map.default_subdomain or "",
-            scheme,
-            request.path,
+            environ["wsgi.url_scheme"],
+            _wsgi_text(environ.get("PATH_INFO") or "/"),
             environ["REQUEST_METHOD"],
-            environ.get("QUERY_STRING", ""),
+            _wsgi_text(environ.get("QUERY_STRING", "")),
         )
+
+    def _server_name(self, environ: dict[str, Any]) -> str:
+        """The host as Map.bind() normalises it (port kept, IDNA), cached per Host value."""
+        key = (environ["wsgi.url_scheme"], environ.get("HTTP_HOST"), environ.get("SERVER_NAME"),
+               environ.get("SERVER_PORT"))
+        name = self._server_names.get(key)
+        if name is None:
+            host, sep, port = get_host(environ).lower().partition(":")
+            try:
+                name = f"{host.encode('idna').decode('ascii')}{sep}{port}"
+            except UnicodeError as exc:
+                raise BadHost() from exc
+            if len(self._server_names) >= _SERVER_NAMES_LIMIT:
+                self._server_names.clear()
+            self._server_names[key] = name
+        return name
+
+
+def _wsgi_text(value: str) -> str:
+    # WSGI strings are latin-1 code points of the raw bytes; werkzeug decodes them so.
+    return value.encode("latin-1").decode("utf-8", "replace")
 
 
 def build_legacy_app(code_dir: Path, url_prefix: str) -> Flask:
