@@ -85,7 +85,8 @@ class FlaskRequestCycle:
             self.pushed = bool(self.ctx._cv_tokens)
         error: BaseException | None = None
         try:
-            request_started.send(app, _async_wrapper=app.ensure_sync)
+            if request_started.receivers:
+                request_started.send(app, _async_wrapper=app.ensure_sync)
             rv = app.preprocess_request()
         except Exception as exc:
             error = exc

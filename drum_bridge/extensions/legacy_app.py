@@ -8,6 +8,7 @@ by FastAPI; the views here only give the rules their names.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,8 @@ def _default_error(exc: Exception) -> Any:
 
 
 _SERVER_NAMES_LIMIT = 256
+#: Hooks and views are few; per-request closures (after_this_request) stop being remembered.
+_SYNC_FUNCTIONS_LIMIT = 256
 
 
 class _MatchCache:
@@ -101,6 +104,19 @@ class LegacyFlask(Flask):
         super().__init__(*args, **kwargs)
         self._adapter_class = _MatchCache().adapter_class()
         self._server_names: dict[tuple[Any, ...], str] = {}
+        self._sync_functions: dict[Callable[..., Any], Callable[..., Any]] = {}
+
+    def ensure_sync(self, func: Callable[..., Any]) -> Callable[..., Any]:
+        """Flask's, remembered per function: it runs for every hook of every request."""
+        try:
+            known = self._sync_functions.get(func)
+        except TypeError:  # an unhashable callable
+            return super().ensure_sync(func)
+        if known is None:
+            known = super().ensure_sync(func)
+            if len(self._sync_functions) < _SYNC_FUNCTIONS_LIMIT:
+                self._sync_functions[func] = known
+        return known
 
     def create_url_adapter(self, request: Any) -> MapAdapter | None:
         if request is None and self.config["SERVER_NAME"] is None:

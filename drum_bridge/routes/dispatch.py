@@ -25,6 +25,7 @@ __all__ = ["DrumRoutes", "Endpoint", "bind_map"]
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 MATCH_KEY = "drum_bridge.match"
+SEEN_KEY = "drum_bridge.drum_routes_seen"
 
 
 def _host(scope: Scope) -> str:
@@ -82,6 +83,15 @@ class DrumRoutes(BaseRoute):
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         if scope["type"] != "http":
             return Match.NONE, {}
+        # The Flask hooks middleware asks first, then the router: match once per request.
+        seen = scope.get(SEEN_KEY)
+        if seen is not None and seen[0] is scope["path"] and seen[1] is scope["method"]:
+            return seen[2]  # type: ignore[no-any-return]
+        result = self._match(scope)
+        scope[SEEN_KEY] = (scope["path"], scope["method"], result)
+        return result
+
+    def _match(self, scope: Scope) -> tuple[Match, Scope]:
         method = scope["method"]
         path = route_path(scope)
         exact = self._exact.get(path)
