@@ -65,7 +65,8 @@ class FlaskRequestCycle:
     def __init__(self, app: Flask, environ: dict[str, Any]) -> None:
         self.app = app
         self.context = contextvars.Context()
-        self.ctx: RequestContext = self.context.run(app.request_context, environ)
+        # Making the context reads no context variable; pushing it (in ``begin``) sets them.
+        self.ctx: RequestContext = app.request_context(environ)
         self.pushed = False
 
     def begin(self) -> Answer | None:
@@ -109,17 +110,17 @@ class FlaskRequestCycle:
         except Exception as unhandled:
             return self.app.handle_exception(unhandled)
 
-    @property
-    def needs_after(self) -> bool:
+    def needs_after(self, app_has_after_hooks: bool) -> bool:
         """Whether the response must pass through Flask: after-request hooks or a session."""
+        if app_has_after_hooks:
+            return True
         ctx = self.ctx
         # Flask 3.1 keeps the opened session in ``_session`` (``session`` is a property
         # that marks it accessed); Flask 3.0 in the plain attribute ``session``.
         state = vars(ctx)
         session = state.get("_session", state.get("session"))
         return bool(
-            any(self.app.after_request_funcs.values())
-            or ctx._after_request_functions
+            ctx._after_request_functions
             or (session is not None and not self.app.session_interface.is_null_session(session))
         )
 

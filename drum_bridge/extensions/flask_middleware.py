@@ -72,7 +72,10 @@ class FlaskHooksMiddleware:
         self.flask_app = flask_app
         self.router = router
         self.inline = inline
+        # The stack is built once init_app has registered its hooks (Flask refuses new ones
+        # after the first request), so these hold for the app's life.
         self.teardown_work = has_teardown_work(flask_app)
+        self.after_hooks = any(flask_app.after_request_funcs.values())
         self.pool = pool
 
     async def _run(self, func: Callable[..., T], *args: Any) -> T:
@@ -105,7 +108,7 @@ class FlaskHooksMiddleware:
         if body:
             receive = replay_receive(body, receive)
         # Only hooks can ask for after-request work, and they have run: decide once.
-        if cycle.needs_after:
+        if cycle.needs_after(self.after_hooks):
             send = self._through_after_hooks(cycle, send)
         error: BaseException | None = None
         try:

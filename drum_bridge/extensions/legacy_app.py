@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Flask, jsonify, request
+from flask.sessions import NullSession, SecureCookieSessionInterface
 from werkzeug.exceptions import BadHost, HTTPException
 from werkzeug.routing import MapAdapter, Rule
 from werkzeug.wsgi import get_host
@@ -91,6 +92,20 @@ class _MatchCache:
         return CachedMatchAdapter
 
 
+class _SharedNullSession(SecureCookieSessionInterface):
+    """Flask's cookie sessions; without a secret key, one read-only null session for all.
+
+    Flask makes a new null session per request although it refuses every change;
+    the one flag it sets on it (``accessed``) only matters to sessions it saves.
+    """
+
+    def make_null_session(self, app: Flask) -> NullSession:
+        null = getattr(self, "_null", None)
+        if null is None:
+            null = self._null = super().make_null_session(app)
+        return null
+
+
 class LegacyFlask(Flask):
     """Flask, with a quicker URL adapter for the common configuration.
 
@@ -102,6 +117,7 @@ class LegacyFlask(Flask):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.session_interface = _SharedNullSession()
         self._adapter_class = _MatchCache().adapter_class()
         self._server_names: dict[tuple[Any, ...], str] = {}
         self._sync_functions: dict[Callable[..., Any], Callable[..., Any]] = {}
