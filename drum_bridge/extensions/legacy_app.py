@@ -8,12 +8,14 @@ by FastAPI; the views here only give the rules their names.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Flask, jsonify, request
 from flask.sessions import NullSession, SecureCookieSessionInterface
+from flask.signals import appcontext_tearing_down, request_tearing_down
 from werkzeug.exceptions import BadHost, HTTPException
 from werkzeug.routing import MapAdapter, Rule
 from werkzeug.wsgi import get_host
@@ -52,6 +54,8 @@ def _default_error(exc: Exception) -> Any:
 
 
 _SERVER_NAMES_LIMIT = 256
+#: Flask's "no argument given" marker for teardown: the exception being handled, if any.
+_UNSET: Any = object()
 #: Hooks and views are few; per-request closures (after_this_request) stop being remembered.
 _SYNC_FUNCTIONS_LIMIT = 256
 
@@ -121,6 +125,15 @@ class LegacyFlask(Flask):
         self._adapter_class = _MatchCache().adapter_class()
         self._server_names: dict[tuple[Any, ...], str] = {}
         self._sync_functions: dict[Callable[..., Any], Callable[..., Any]] = {}
+
+    def do_teardown_request(self, exc: BaseException | None = _UNSET) -> None:
+        # Nothing registered, nothing listening: Flask's loop and signal would do nothing.
+        if any(self.teardown_request_funcs.values()) or request_tearing_down.receivers:
+            super().do_teardown_request(sys.exc_info()[1] if exc is _UNSET else exc)
+
+    def do_teardown_appcontext(self, exc: BaseException | None = _UNSET) -> None:
+        if self.teardown_appcontext_funcs or appcontext_tearing_down.receivers:
+            super().do_teardown_appcontext(sys.exc_info()[1] if exc is _UNSET else exc)
 
     def ensure_sync(self, func: Callable[..., Any]) -> Callable[..., Any]:
         """Flask's, remembered per function: it runs for every hook of every request."""

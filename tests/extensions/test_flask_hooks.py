@@ -384,3 +384,26 @@ def test_flask_failing_before_the_hooks_is_a_drum_500(serve: Serve, inline: bool
     assert (response.status_code, response.json()) == (500, {"message": "ERROR: session store unreachable"})
     assert "x_request_id" in response.headers
     assert client.get("/info/").status_code == 200
+
+
+SIGNALS = """
+from flask import request, request_started, request_tearing_down, appcontext_tearing_down
+
+SEEN = []
+
+def init_app(app):
+    request_started.connect(lambda sender, **kw: SEEN.append("started"), app, weak=False)
+    request_tearing_down.connect(lambda sender, **kw: SEEN.append("request-teardown"), app, weak=False)
+    appcontext_tearing_down.connect(lambda sender, **kw: SEEN.append("app-teardown"), app, weak=False)
+
+    @app.route("/seen/")
+    def seen():
+        return {"seen": list(SEEN)}
+"""
+
+
+def test_flask_signals_fire_for_translated_requests(serve: Serve, inline: bool) -> None:
+    client = serve({"custom_flask.py": SIGNALS}, flask_hooks_inline=inline)
+    assert client.get("/info/").status_code == 200
+    seen = client.get("/seen/").json()["seen"]
+    assert seen[:3] == ["started", "request-teardown", "app-teardown"]
