@@ -14,7 +14,7 @@ hook costs on a request it does not reject. Every variant is checked first
 (``/ping/`` 200, ``/info/`` 401 without the token for the auth variants), then
 loaded with wrk: a warm-up and a measured run per round, variants interleaved
 and reversed every other round. The table gives the median req/s, its ratio to
-``none`` and the targets of the hooks issue.
+``none`` (per round, paired: median and range) and the targets of the hooks issue.
 
 Run ``python benchmarks/bench_hooks.py --help`` for the options.
 """
@@ -26,6 +26,7 @@ import json
 import os
 import shlex
 import shutil
+import statistics
 import sys
 import tempfile
 from collections.abc import Mapping
@@ -46,7 +47,15 @@ from _harness import (
     running_server,
     write_wrk_script,
 )
-from bench_predict import RunRecord, build_model, describe, median_rps, ratio, server_command
+from bench_predict import (
+    RunRecord,
+    build_model,
+    describe,
+    format_ratio,
+    median_rps,
+    round_ratios,
+    server_command,
+)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 GUIDE_DIR = REPO_ROOT / "tests" / "extensions" / "guide"
@@ -104,7 +113,10 @@ class SummaryRow:
     median_rps: float | None
     valid_runs: int
     total_runs: int
+    #: Median over rounds of this variant's req/s over ``none``'s in the same round.
     ratio_to_none: float | None
+    ratio_min: float | None
+    ratio_max: float | None
     target: float | None
     max_other_cpu: float
 
@@ -246,24 +258,29 @@ def run_rounds(
 
 def summarize(runs: list[HookRun], variants: list[HookVariant]) -> list[SummaryRow]:
     by_variant = {v.name: [r for r in runs if r.record.variant == v.name] for v in variants}
-    medians = {name: median_rps([r.record.wrk for r in rs]) for name, rs in by_variant.items()}
-    return [
-        SummaryRow(
-            variant=name,
-            median_rps=medians[name],
-            valid_runs=sum(r.record.wrk.valid for r in rs),
-            total_runs=len(rs),
-            ratio_to_none=ratio(medians[name], medians.get(BASELINE)),
-            target=TARGETS.get(name),
-            max_other_cpu=max((r.other_cpu for r in rs), default=float("nan")),
+    records = [r.record for r in runs]
+    rows = []
+    for name, rs in by_variant.items():
+        ratios = round_ratios(records, name, BASELINE)
+        rows.append(
+            SummaryRow(
+                variant=name,
+                median_rps=median_rps([r.record.wrk for r in rs]),
+                valid_runs=sum(r.record.wrk.valid for r in rs),
+                total_runs=len(rs),
+                ratio_to_none=statistics.median(ratios) if ratios else None,
+                ratio_min=min(ratios, default=None),
+                ratio_max=max(ratios, default=None),
+                target=TARGETS.get(name),
+                max_other_cpu=max((r.other_cpu for r in rs), default=float("nan")),
+            )
         )
-        for name, rs in by_variant.items()
-    ]
+    return rows
 
 
 def format_table(rows: list[SummaryRow]) -> str:
     header = _table_line(
-        "variant", "req/s (median)", "valid/runs", "other CPU", "vs none", "target", "result"
+        "variant", "req/s (median)", "valid/runs", "other CPU", "vs none (range)", "target", "result"
     )
     lines = [header, "-" * len(header)]
     for row in rows:
@@ -273,7 +290,7 @@ def format_table(rows: list[SummaryRow]) -> str:
                 f"{row.median_rps:.1f}" if row.median_rps is not None else "INVALID",
                 f"{row.valid_runs}/{row.total_runs}",
                 f"{row.max_other_cpu:.0%}",
-                f"{row.ratio_to_none:.2f}x" if row.ratio_to_none is not None else "-",
+                format_ratio(row.ratio_to_none, row.ratio_min, row.ratio_max),
                 f">= {row.target:.2f}x" if row.target is not None else "-",
                 row.verdict,
             )
@@ -283,7 +300,7 @@ def format_table(rows: list[SummaryRow]) -> str:
 
 def _table_line(*cells: str) -> str:
     variant, rps, runs, other, rel, target, verdict = cells
-    line = f"{variant:<18} {rps:>15} {runs:>10} {other:>9} {rel:>8} {target:>9}  {verdict}"
+    line = f"{variant:<18} {rps:>15} {runs:>10} {other:>9} {rel:>19} {target:>9}  {verdict}"
     return line.rstrip()
 
 
@@ -366,7 +383,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     add("--duration", type=float, default=15.0, help="seconds of each measured wrk run")
     add("--warmup", type=float, default=5.0, help="seconds of the warm-up wrk run")
-    add("--rounds", type=int, default=2, help="times every variant is measured")
+    add("--rounds", type=int, default=5, help="times every variant is measured (default: 5)")
     add("--threads", type=int, default=1, help="wrk threads")
     add("--connections", type=int, default=32, help="wrk connections")
     add("--server-cpus", default="0", help="taskset CPU list for the server")

@@ -5,7 +5,7 @@ Each variant is a shell-like command template with ``{port}`` and
 to one CPU, checks one prediction, then loads it with wrk from another CPU:
 a warm-up run and a measured run per payload. Variants alternate (order
 reversed every other round) and the median req/s per variant is reported,
-with its ratio to the baseline variant.
+with its ratio to the baseline variant (per round, paired: median and range).
 
 Run ``python benchmarks/bench_predict.py --help`` for the options.
 """
@@ -93,7 +93,10 @@ class SummaryRow:
     median_rps: float | None
     valid_runs: int
     total_runs: int
+    #: Median over rounds of this variant's req/s over the baseline's in the same round.
     ratio_to_baseline: float | None
+    ratio_min: float | None
+    ratio_max: float | None
 
 
 # --------------------------------------------------------------------------
@@ -278,17 +281,24 @@ def summarize(
     for record in records:
         grouped[record.payload, record.variant].append(record.wrk)
     medians = {key: median_rps(results) for key, results in grouped.items()}
-    return [
-        SummaryRow(
-            payload=payload,
-            variant=variant,
-            median_rps=medians[payload, variant],
-            valid_runs=sum(r.valid for r in results),
-            total_runs=len(results),
-            ratio_to_baseline=ratio(medians[payload, variant], medians.get((payload, baseline))),
+    rows = []
+    for (payload, variant), results in grouped.items():
+        ratios = round_ratios(
+            [r for r in records if r.payload == payload], variant, baseline
         )
-        for (payload, variant), results in grouped.items()
-    ]
+        rows.append(
+            SummaryRow(
+                payload=payload,
+                variant=variant,
+                median_rps=medians[payload, variant],
+                valid_runs=sum(r.valid for r in results),
+                total_runs=len(results),
+                ratio_to_baseline=statistics.median(ratios) if ratios else None,
+                ratio_min=min(ratios, default=None),
+                ratio_max=max(ratios, default=None),
+            )
+        )
+    return rows
 
 
 def median_rps(results: list[WrkResult]) -> float | None:
@@ -296,8 +306,28 @@ def median_rps(results: list[WrkResult]) -> float | None:
     return statistics.median(valid) if valid else None
 
 
-def ratio(value: float | None, base: float | None) -> float | None:
-    return value / base if value is not None and base else None
+def round_ratios(records: list[RunRecord], variant: str, baseline: str) -> list[float]:
+    """``variant``'s req/s over ``baseline``'s, per round where both runs are valid.
+
+    Pairing the runs of a round cancels the drift of a shared machine between
+    rounds, which a ratio of medians taken over all rounds would keep.
+    """
+    by_round: dict[int, dict[str, float]] = {}
+    for record in records:
+        if record.wrk.valid:
+            by_round.setdefault(record.round, {})[record.variant] = record.wrk.requests_per_sec
+    return [
+        runs[variant] / runs[baseline]
+        for runs in by_round.values()
+        if variant in runs and runs.get(baseline)
+    ]
+
+
+def format_ratio(median: float | None, low: float | None, high: float | None) -> str:
+    """``0.64x (0.61-0.66)``: the median ratio over rounds and its range."""
+    if median is None or low is None or high is None:
+        return "-"
+    return f"{median:.2f}x ({low:.2f}-{high:.2f})"
 
 
 def format_table(rows: list[SummaryRow], baseline: str) -> str:
@@ -305,14 +335,14 @@ def format_table(rows: list[SummaryRow], baseline: str) -> str:
     lines = [header, "-" * len(header)]
     for row in rows:
         rps = f"{row.median_rps:.1f}" if row.median_rps is not None else "INVALID"
-        rel = f"{row.ratio_to_baseline:.2f}x" if row.ratio_to_baseline is not None else "-"
+        rel = format_ratio(row.ratio_to_baseline, row.ratio_min, row.ratio_max)
         runs = f"{row.valid_runs}/{row.total_runs}"
         lines.append(_table_line(row.payload, row.variant, rps, runs, rel))
     return "\n".join(lines)
 
 
 def _table_line(payload: str, variant: str, rps: str, runs: str, rel: str) -> str:
-    return f"{payload:<10} {variant:<16} {rps:>15} {runs:>10} {rel:>10}"
+    return f"{payload:<10} {variant:<16} {rps:>15} {runs:>10} {rel:>19}"
 
 
 def write_json(
@@ -373,7 +403,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--duration", type=float, default=15.0, help="seconds of each measured wrk run"
     )
     parser.add_argument("--warmup", type=float, default=5.0, help="seconds of the warm-up wrk run")
-    parser.add_argument("--rounds", type=int, default=2, help="times every variant is measured")
+    parser.add_argument("--rounds", type=int, default=5, help="times every variant is measured (default: 5)")
     parser.add_argument("--connections", type=int, default=32, help="wrk connections")
     parser.add_argument("--server-cpus", default="0", help="taskset CPU list for the server")
     parser.add_argument("--client-cpus", default="1", help="taskset CPU list for wrk")
