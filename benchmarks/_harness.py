@@ -20,7 +20,7 @@ import urllib.request
 from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 HOST = "127.0.0.1"
 
@@ -41,6 +41,16 @@ def exit_on_sigterm() -> None:
 # --------------------------------------------------------------------------
 # Ports and plain HTTP
 # --------------------------------------------------------------------------
+
+
+T = TypeVar("T")
+
+
+def interleaved_rounds(variants: list[T], rounds: int) -> Iterator[tuple[int, T]]:
+    """(round, variant) for every round, every other round in reverse order to spread drift."""
+    for round_index in range(1, rounds + 1):
+        for variant in variants if round_index % 2 else variants[::-1]:
+            yield round_index, variant
 
 
 def free_port() -> int:

@@ -42,6 +42,7 @@ from _harness import (
     WrkRequest,
     exit_on_sigterm,
     http_request,
+    interleaved_rounds,
     parse_cpu_list,
     run_wrk,
     running_server,
@@ -242,13 +243,10 @@ def run_rounds(
     workdir: Path,
 ) -> list[HookRun]:
     """Interleave the variants; every other round in reverse order, to spread drift."""
-    records = []
-    for round_index in range(1, args.rounds + 1):
-        ordered = variants if round_index % 2 else variants[::-1]
-        for variant in ordered:
-            code_dir = code_dirs[variant.name]
-            records.append(measure_variant(variant, code_dir, round_index, args, workdir))
-    return records
+    return [
+        measure_variant(variant, code_dirs[variant.name], round_index, args, workdir)
+        for round_index, variant in interleaved_rounds(variants, args.rounds)
+    ]
 
 
 # --------------------------------------------------------------------------

@@ -32,6 +32,7 @@ from _harness import (
     WrkResult,
     exit_on_sigterm,
     http_request,
+    interleaved_rounds,
     run_wrk,
     running_server,
     write_wrk_script,
@@ -257,10 +258,8 @@ def run_rounds(
 ) -> list[RunRecord]:
     """Alternate the variants; every other round in reverse order, to spread drift."""
     records = []
-    for round_index in range(1, args.rounds + 1):
-        ordered = variants if round_index % 2 else variants[::-1]
-        for variant in ordered:
-            records += measure_variant(variant, payloads, round_index, args, workdir)
+    for round_index, variant in interleaved_rounds(variants, args.rounds):
+        records += measure_variant(variant, payloads, round_index, args, workdir)
     return records
 
 

@@ -16,11 +16,6 @@ WAIT_S = 10.0
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 def pool() -> Iterator[ThreadPool]:
     pool = ThreadPool(2, "test-pool")
     yield pool

@@ -36,11 +36,6 @@ def init_app(app):
 REQUESTS = 200
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 @pytest.mark.anyio
 @pytest.mark.parametrize("inline", [False, True], ids=["threaded", "inline"])
 async def test_each_request_sees_its_own_g(make_model_dir: MakeDir, inline: bool) -> None:

@@ -127,11 +127,6 @@ def init_app(app):
 """
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 @pytest.mark.anyio
 @pytest.mark.parametrize("inline", [False, True], ids=["threaded", "inline"])
 async def test_after_request_leaves_fastapi_streams_unbuffered(make_model_dir: MakeDir, inline: bool) -> None:
