@@ -16,13 +16,13 @@ import os
 import signal
 import sys
 from collections.abc import Sequence
-from dataclasses import asdict, fields
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, NoReturn
 
 from . import __version__
 from .config import Config, ServerType, TargetType
-from .config_sources import config_from_args
+from .config_sources import config_from_args, merge_env
 from .errors import ConfigError, DrumBridgeError
 from .runtime_params import runtime_params_env
 
@@ -201,11 +201,9 @@ def config_from_env() -> Config:
     data["code_dir"] = Path(data["code_dir"])
     data["target_type"] = TargetType(data["target_type"])
     data["server_type"] = ServerType(data["server_type"])
-    for name in ("class_labels",):
-        if data[name] is not None:
-            data[name] = tuple(data[name])
-    known = {f.name for f in fields(Config)}
-    return Config(**{k: v for k, v in data.items() if k in known})
+    if data["class_labels"] is not None:
+        data["class_labels"] = tuple(data["class_labels"])
+    return Config(**data)
 
 
 def app_factory() -> Any:
@@ -262,7 +260,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _refuse(args)
         if args.production:
             logger.warning("--production is deprecated and has no effect here; use --max-workers N")
-        params_file = args.runtime_params_file or os.environ.get("RUNTIME_PARAMS_FILE")
+        params_file = merge_env(args, os.environ).runtime_params_file
         if params_file:
             os.environ.update(runtime_params_env(Path(params_file)))
         config = config_from_args(args)

@@ -15,7 +15,10 @@ from typing import TypeVar
 
 from .errors import ConfigError
 
-__all__ = ["Config", "TargetType", "ServerType", "ExtensionStyle"]
+__all__ = ["COUNT_SETTINGS", "Config", "TargetType", "ServerType", "ExtensionStyle"]
+
+#: Settings that count processes or threads: whole numbers, at least 1.
+COUNT_SETTINGS = ("max_workers", "model_threads", "flask_hook_threads", "wsgi_threads")
 
 
 E = TypeVar("E", bound=enum.Enum)
@@ -129,7 +132,7 @@ class Config:
             )
         if not self.code_dir.is_dir():
             raise ConfigError(f"Code dir {str(self.code_dir)!r} is not a directory")
-        for name in ("max_workers", "model_threads", "flask_hook_threads", "wsgi_threads"):
+        for name in COUNT_SETTINGS:
             _positive(name, getattr(self, name))
         if self.graceful_timeout < 0:
             raise ConfigError(f"graceful_timeout must not be negative, got {self.graceful_timeout}")

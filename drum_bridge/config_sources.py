@@ -13,12 +13,19 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .config import Config, ServerType, TargetType
+from .config import COUNT_SETTINGS, Config, ServerType, TargetType
 from .errors import ConfigError
 from .metadata import read_model_metadata
 from .runtime_params import read_runtime_param
 
-__all__ = ["ENV_FLAGS", "BOOL_ENV_FLAGS", "config_from_args", "parse_bool", "parse_address"]
+__all__ = [
+    "ENV_FLAGS",
+    "BOOL_ENV_FLAGS",
+    "config_from_args",
+    "merge_env",
+    "parse_bool",
+    "parse_address",
+]
 
 #: DRUM's environment variables standing for a flag's value.
 ENV_FLAGS: dict[str, str] = {
@@ -73,7 +80,7 @@ def _flag_name(dest: str) -> str:
 def _env_value(dest: str, raw: str) -> Any:
     if dest == "class_labels":
         return raw.split()
-    if dest in ("max_workers", "model_threads", "flask_hook_threads", "wsgi_threads"):
+    if dest in COUNT_SETTINGS:
         try:
             return int(raw)
         except ValueError:

@@ -20,7 +20,7 @@ import anyio.to_thread
 from a2wsgi import WSGIMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .body import read_body
+from .body import read_body, replay_receive
 
 __all__ = ["LegacyFlaskMount"]
 
@@ -91,7 +91,6 @@ class LegacyFlaskMount:
     """ASGI app answering with the legacy Flask app, ``threads`` requests at once."""
 
     def __init__(self, flask_wsgi: WSGIApp, *, threads: int) -> None:
-        self.threads = threads
         self._inflight = _Inflight()
         # a2wsgi types its ASGI side with its own TypedDicts; to us it is an ASGIApp.
         self.bridge = cast(ASGIApp, WSGIMiddleware(_stoppable(flask_wsgi, self._inflight), workers=threads))
@@ -108,12 +107,7 @@ class LegacyFlaskMount:
         scope = {**scope, STOP_KEY: stop}
         released = anyio.Event()
 
-        async def receive_body_then_wait() -> Message:
-            nonlocal body
-            if body is not None:
-                message = {"type": "http.request", "body": body, "more_body": False}
-                body = None  # type: ignore[assignment]
-                return message
+        async def wait_released() -> Message:
             await released.wait()
             return {"type": "http.disconnect"}
 
@@ -130,7 +124,7 @@ class LegacyFlaskMount:
             async with anyio.create_task_group() as tasks:
                 tasks.start_soon(watch_disconnect)
                 try:
-                    await self.bridge(scope, receive_body_then_wait, send)
+                    await self.bridge(scope, replay_receive(body, wait_released), send)
                 finally:
                     stop.set()
                     released.set()

@@ -15,10 +15,7 @@ __all__ = ["load_extensions"]
 
 
 def load_extensions(app: DrumApp, config: Config) -> None:
-    files = find_extensions(config.code_dir)
-    for style in select_extensions(files, config):
-        path = files.get(style)
-        assert path is not None
+    for style, path in select_extensions(find_extensions(config.code_dir), config):
         if style is ExtensionStyle.FASTAPI:
             load_fastapi_extension(app, path)
         else:

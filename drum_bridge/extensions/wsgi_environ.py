@@ -13,6 +13,8 @@ from typing import Any
 
 from starlette.types import Scope
 
+from ..routes.dispatch import route_path
+
 __all__ = ["build_environ"]
 
 _HEADER_KEYS: dict[bytes, str] = {b"content-type": "CONTENT_TYPE", b"content-length": "CONTENT_LENGTH"}
@@ -30,9 +32,7 @@ def _header_key(name: bytes) -> str:
 
 def build_environ(scope: Scope, body: bytes) -> dict[str, Any]:
     root_path: str = scope.get("root_path", "")
-    path: str = scope["path"]
-    if root_path and path.startswith(root_path):
-        path = path[len(root_path):]
+    path = route_path(scope)
     server = scope.get("server") or ("localhost", 80)
     environ: dict[str, Any] = {
         "asgi.scope": scope,
