@@ -81,11 +81,7 @@ def create_app(config: Config) -> DrumApp:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        try:
-            await runtime.startup()
-        except Exception as exc:
-            runtime.startup_error = exc
-            raise
+        await runtime.startup()
         try:
             yield
         finally:

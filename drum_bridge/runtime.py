@@ -47,6 +47,7 @@ class DrumRuntime:
             # As in DRUM, any failure to start (custom.py, init, load_model, the artifact)
             # is served as the error server's 513 when asked for.
             if not self.config.with_error_server:
+                self.startup_error = exc
                 raise
             self.load_error = str(exc)
             logger.error(

@@ -12,8 +12,8 @@ __all__ = ["DrumHeadersMiddleware", "REQUEST_ID_HEADER", "VERSION_HEADER"]
 REQUEST_ID_HEADER = b"X_Request_ID"
 VERSION_HEADER = b"X-Drum-Version"
 _INCOMING_REQUEST_ID = b"x-request-id"
-#: Where the request id is kept for the rest of the stack (logs, hooks).
-REQUEST_ID_KEY = "drum_bridge.request_id"
+#: Headers of the app's own that these replace (ASGI header names are lowercase).
+_REPLACED = frozenset({REQUEST_ID_HEADER.lower(), VERSION_HEADER.lower()})
 
 
 class DrumHeadersMiddleware:
@@ -28,7 +28,6 @@ class DrumHeadersMiddleware:
             await self.app(scope, receive, send)
             return
         request_id = _incoming_request_id(scope) or str(uuid.uuid4()).encode()
-        scope[REQUEST_ID_KEY] = request_id.decode("latin-1")
         version = self.version
 
         async def send_with_headers(message: Message) -> None:
@@ -36,7 +35,7 @@ class DrumHeadersMiddleware:
                 headers = [
                     (name, value)
                     for name, value in message.get("headers", ())
-                    if name.lower() not in (b"x-drum-version", b"x_request_id")
+                    if name.lower() not in _REPLACED
                 ]
                 headers.append((VERSION_HEADER, version))
                 headers.append((REQUEST_ID_HEADER, request_id))

@@ -40,6 +40,18 @@ def _no_transform(name: str) -> None:
     )
 
 
+class _UnlabelledFramework:
+    """Frameworks whose models name no classes and need a transform hook to transform."""
+
+    name: str
+
+    def class_labels(self, model: Any) -> list[Any] | None:
+        return None
+
+    def transform(self, model: Any, data: pd.DataFrame) -> Any:
+        _no_transform(self.name)
+
+
 class SklearnFramework:
     name = "scikit-learn"
 
@@ -80,7 +92,7 @@ class XGBoostFramework(SklearnFramework):
         _no_transform(self.name)
 
 
-class TorchFramework:
+class TorchFramework(_UnlabelledFramework):
     name = "torch"
 
     def handles(self, model: Any) -> bool:
@@ -92,14 +104,8 @@ class TorchFramework:
         with torch.no_grad():
             return np.asarray(model(torch.tensor(data.to_numpy(dtype=np.float32))).numpy())
 
-    def class_labels(self, model: Any) -> list[Any] | None:
-        return None
 
-    def transform(self, model: Any, data: pd.DataFrame) -> Any:
-        _no_transform(self.name)
-
-
-class KerasFramework:
+class KerasFramework(_UnlabelledFramework):
     name = "keras"
 
     def handles(self, model: Any) -> bool:
@@ -109,14 +115,8 @@ class KerasFramework:
     def predict(self, model: Any, data: pd.DataFrame, target_type: TargetType) -> np.ndarray:
         return np.asarray(model.predict(data.to_numpy(), verbose=0))
 
-    def class_labels(self, model: Any) -> list[Any] | None:
-        return None
 
-    def transform(self, model: Any, data: pd.DataFrame) -> Any:
-        _no_transform(self.name)
-
-
-class ONNXFramework:
+class ONNXFramework(_UnlabelledFramework):
     name = "onnx"
 
     def handles(self, model: Any) -> bool:
@@ -134,9 +134,6 @@ class ONNXFramework:
         if isinstance(out, list) and out and isinstance(out[0], dict):
             return np.asarray(pd.DataFrame(out).to_numpy())
         return np.asarray(out)
-
-    def class_labels(self, model: Any) -> list[Any] | None:
-        return None
 
     def transform(self, model: Any, data: pd.DataFrame) -> Any:
         return self._run(model, data)[0]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -42,9 +41,6 @@ class CustomHooks:
     score_unstructured: Callable[..., Any] | None = None
     chat: Callable[..., Any] | None = None
     get_supported_llm_models: Callable[..., Any] | None = None
-
-    def is_async(self, name: str) -> bool:
-        return inspect.iscoroutinefunction(getattr(self, name))
 
 
 def load_custom_hooks(code_dir: Path) -> CustomHooks:

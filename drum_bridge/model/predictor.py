@@ -5,6 +5,7 @@ Everything here is synchronous and runs in the model's worker threads.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import logging
 from collections.abc import Callable
@@ -154,6 +155,12 @@ class LoadedModel:
         rows = len(data) if isinstance(data, pd.DataFrame) else None
         return output.encode_predictions(result, rows=rows, target_type=config.target_type)
 
+    @functools.cached_property
+    def _transform_takes_target(self) -> bool:
+        """Whether the transform hook has a third parameter for y (read once, when first needed)."""
+        assert self.hooks.transform is not None
+        return len(inspect.signature(self.hooks.transform).parameters) >= 3
+
     def transform(self, payload: Payload) -> tuple[bytes, bytes | None]:
         """Transform ``payload``: the CSV of the transformed X, and y passed through."""
         data = self.read_samples(payload)
@@ -161,7 +168,7 @@ class LoadedModel:
         transform_hook = self.hooks.transform
         if transform_hook is not None:
             args = [data, self.model]
-            if len(inspect.signature(transform_hook).parameters) >= 3:
+            if self._transform_takes_target:
                 args.append(target)
             result = _guard(TRANSFORM_FAILED, _transform_x_only, transform_hook, *args)
             result = output.check_frame(result, "transform")
