@@ -16,6 +16,11 @@ loaded with wrk: a warm-up and a measured run per round, variants interleaved
 and reversed every other round. The table gives the median req/s, its ratio to
 ``none`` (per round, paired: median and range) and the targets of the hooks issue.
 
+With ``--bridge NAME=PATH`` given more than once, every variant runs on each of
+those drum-bridge installs in every round (e.g. before and after a change): one
+table per install, ratios to the same install's ``none``, plus each install's
+req/s over the first install's, per variant and paired by round.
+
 Run ``python benchmarks/bench_hooks.py --help`` for the options.
 """
 
@@ -30,7 +35,7 @@ import statistics
 import sys
 import tempfile
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -98,14 +103,26 @@ OTHER_CPU_WARNING = 0.10
 
 
 @dataclass(frozen=True)
+class Bridge:
+    """A drum-bridge install under test: its name (``--bridge``) and server command."""
+
+    name: str | None
+    executable: str
+    command_template: str = ""
+
+
+@dataclass(frozen=True)
 class HookRun:
     """A measured run and how much of the server's CPU other processes used meanwhile."""
 
     record: RunRecord
     other_cpu: float
+    #: The ``--bridge`` name; None with a single install (the default).
+    install: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {**self.record.as_dict(), "other_cpu_share": round(self.other_cpu, 3)}
+        document = {**self.record.as_dict(), "other_cpu_share": round(self.other_cpu, 3)}
+        return document if self.install is None else {"install": self.install, **document}
 
 
 @dataclass(frozen=True)
@@ -120,6 +137,7 @@ class SummaryRow:
     ratio_max: float | None
     target: float | None
     max_other_cpu: float
+    install: str | None = None
 
     @property
     def verdict(self) -> str:
@@ -128,6 +146,19 @@ class SummaryRow:
         if self.ratio_to_none is None:
             return "NO DATA"
         return "PASS" if self.ratio_to_none >= self.target else "FAIL"
+
+
+@dataclass(frozen=True)
+class InstallRatio:
+    """One install's req/s over the reference install's, for one variant, paired by round."""
+
+    variant: str
+    install: str
+    reference: str
+    ratio: float | None
+    ratio_min: float | None
+    ratio_max: float | None
+    pairs: int
 
 
 # --------------------------------------------------------------------------
@@ -146,12 +177,32 @@ def find_drum_bridge(explicit: Path | None) -> str:
     return found
 
 
+def parse_bridge(text: str) -> Bridge:
+    name, sep, path = text.partition("=")
+    name, path = name.strip(), path.strip()
+    if not (sep and name and path) or "/" in name:
+        raise argparse.ArgumentTypeError(f"expected NAME=PATH_TO_drum-bridge, got {text!r}")
+    return Bridge(name, path)
+
+
+def resolve_bridges(args: argparse.Namespace) -> list[Bridge]:
+    """The installs under test: every ``--bridge``, else the single default one."""
+    if not args.bridge:
+        return [Bridge(None, find_drum_bridge(args.drum_bridge))]
+    for bridge in args.bridge:
+        if not (Path(bridge.executable).is_file() or shutil.which(bridge.executable)):
+            raise BenchmarkError(f"--bridge {bridge.name}: {bridge.executable} not found")
+    return list(args.bridge)
+
+
 def command_template(executable: str, logging_level: str) -> str:
     """bench_predict's server command, plus the logging level every variant shares."""
     return f"{server_command(executable)} --logging-level {shlex.quote(logging_level)}"
 
 
-def build_code_dirs(workdir: Path, python: str, variants: list[HookVariant]) -> dict[str, Path]:
+def build_code_dirs(
+    workdir: Path, python: str, variants: list[HookVariant], guide_dir: Path = GUIDE_DIR
+) -> dict[str, Path]:
     """One code dir per variant: the same pickled model plus its extension file."""
     model_dir = workdir / "model"
     build_model(python, model_dir)
@@ -161,7 +212,7 @@ def build_code_dirs(workdir: Path, python: str, variants: list[HookVariant]) -> 
         code_dir.mkdir(parents=True)
         shutil.copy2(model_dir / "model.pkl", code_dir / "model.pkl")
         if variant.guide_file and variant.extension_file:
-            source = GUIDE_DIR / variant.guide_file
+            source = guide_dir / variant.guide_file
             if not source.is_file():
                 raise BenchmarkError(f"guide extension {source} not found")
             (code_dir / variant.extension_file).write_text(source.read_text())
@@ -200,13 +251,17 @@ def measure_variant(
     round_index: int,
     args: argparse.Namespace,
     workdir: Path,
+    bridge: Bridge | None = None,
 ) -> HookRun:
+    """One server of ``variant`` on ``bridge`` (default: the single install of ``args``)."""
+    install = bridge.name if bridge else None
+    label = f"{install}/{variant.name}" if install else variant.name
     wrk_config = WrkConfig(
         threads=args.threads, connections=args.connections, cpus=args.client_cpus
     )
     with running_server(
-        args.command_template,
-        workdir / "logs" / f"{variant.name}-round{round_index}.log",
+        bridge.command_template if bridge else args.command_template,
+        workdir / "logs" / f"{label.replace('/', '-')}-round{round_index}.log",
         cpus=args.server_cpus,
         ready_path=LOAD_PATH,
         ready_timeout=args.ready_timeout,
@@ -214,15 +269,13 @@ def measure_variant(
         code_dir=shlex.quote(str(code_dir)),
     ) as server:
         print(
-            f"[round {round_index}] {variant.name}: ready in {server.ready_s:.1f}s on {server.url}",
+            f"[round {round_index}] {label}: ready in {server.ready_s:.1f}s on {server.url}",
             flush=True,
         )
         try:
             check_behaviour(server, variant)
         except BenchmarkError as error:
-            raise BenchmarkError(
-                f"{variant.name}: {error}\nserver log:\n{server.log_tail()}"
-            ) from error
+            raise BenchmarkError(f"{label}: {error}\nserver log:\n{server.log_tail()}") from error
         url = server.url + LOAD_PATH
         run_wrk(url, args.script, args.warmup, wrk_config)
         other = ForeignCpu(parse_cpu_list(args.server_cpus), server.process.pid).start()
@@ -233,7 +286,7 @@ def measure_variant(
         flush=True,
     )
     record = RunRecord(round_index, variant.name, LOAD_PATH, server.ready_s, result)
-    return HookRun(record, other.share)
+    return HookRun(record, other.share, install)
 
 
 def run_rounds(
@@ -241,11 +294,23 @@ def run_rounds(
     code_dirs: dict[str, Path],
     args: argparse.Namespace,
     workdir: Path,
+    bridges: list[Bridge] | None = None,
 ) -> list[HookRun]:
-    """Interleave the variants; every other round in reverse order, to spread drift."""
+    """Interleave the variants; every other round in reverse order, to spread drift.
+
+    With several ``bridges``, each variant runs on every install back to back
+    (variant-major), so the runs an install ratio pairs are next to each other.
+    """
+    if not bridges or len(bridges) == 1:
+        bridge = bridges[0] if bridges else None
+        return [
+            measure_variant(variant, code_dirs[variant.name], round_index, args, workdir, bridge)
+            for round_index, variant in interleaved_rounds(variants, args.rounds)
+        ]
+    pairs = [(variant, bridge) for variant in variants for bridge in bridges]
     return [
-        measure_variant(variant, code_dirs[variant.name], round_index, args, workdir)
-        for round_index, variant in interleaved_rounds(variants, args.rounds)
+        measure_variant(variant, code_dirs[variant.name], round_index, args, workdir, bridge)
+        for round_index, (variant, bridge) in interleaved_rounds(pairs, args.rounds)
     ]
 
 
@@ -276,6 +341,60 @@ def summarize(runs: list[HookRun], variants: list[HookVariant]) -> list[SummaryR
     return rows
 
 
+def summarize_installs(
+    runs: list[HookRun], variants: list[HookVariant], bridges: list[Bridge]
+) -> list[SummaryRow]:
+    """``summarize`` for each install's runs alone: its ratios are to its own ``none``."""
+    return [
+        replace(row, install=bridge.name)
+        for bridge in bridges
+        for row in summarize([r for r in runs if r.install == bridge.name], variants)
+    ]
+
+
+def install_ratios(
+    runs: list[HookRun], variants: list[HookVariant], bridges: list[Bridge]
+) -> list[InstallRatio]:
+    """Each install's req/s over the first install's, per variant, paired by round."""
+    reference = bridges[0].name
+    assert reference is not None
+    rows = []
+    for variant in variants:
+        # round_ratios pairs by ``RunRecord.variant``: put the install name there.
+        records = [
+            replace(r.record, variant=r.install)
+            for r in runs
+            if r.record.variant == variant.name and r.install is not None
+        ]
+        for bridge in bridges[1:]:
+            assert bridge.name is not None
+            ratios = round_ratios(records, bridge.name, reference)
+            rows.append(
+                InstallRatio(
+                    variant=variant.name,
+                    install=bridge.name,
+                    reference=reference,
+                    ratio=statistics.median(ratios) if ratios else None,
+                    ratio_min=min(ratios, default=None),
+                    ratio_max=max(ratios, default=None),
+                    pairs=len(ratios),
+                )
+            )
+    return rows
+
+
+def format_install_ratios(rows: list[InstallRatio], rounds: int) -> str:
+    header = f"{'variant':<18} {'install':<12} {'vs':<12} {'ratio (range)':>19} {'rounds':>7}"
+    lines = [header, "-" * len(header)]
+    for row in rows:
+        lines.append(
+            f"{row.variant:<18} {row.install:<12} {row.reference:<12}"
+            f" {format_ratio(row.ratio, row.ratio_min, row.ratio_max):>19}"
+            f" {f'{row.pairs}/{rounds}':>7}"
+        )
+    return "\n".join(lines)
+
+
 def format_table(rows: list[SummaryRow]) -> str:
     header = _table_line(
         "variant", "req/s (median)", "valid/runs", "other CPU", "vs none (range)", "target", "result"
@@ -304,7 +423,11 @@ def _table_line(*cells: str) -> str:
 
 def contention_note(rows: list[SummaryRow]) -> str | None:
     """A warning when other processes took a noticeable share of the server CPU."""
-    busy = [row.variant for row in rows if row.max_other_cpu > OTHER_CPU_WARNING]
+    busy = [
+        f"{row.install}/{row.variant}" if row.install else row.variant
+        for row in rows
+        if row.max_other_cpu > OTHER_CPU_WARNING
+    ]
     if not busy:
         return None
     return (
@@ -313,7 +436,11 @@ def contention_note(rows: list[SummaryRow]) -> str | None:
     )
 
 
-def config_dict(args: argparse.Namespace, variants: list[HookVariant]) -> dict[str, Any]:
+def config_dict(
+    args: argparse.Namespace, variants: list[HookVariant], bridges: list[Bridge] | None = None
+) -> dict[str, Any]:
+    multi = bridges is not None and len(bridges) > 1
+    installs = {"installs": {b.name: b.command_template for b in bridges or []}} if multi else {}
     return {
         "path": LOAD_PATH,
         "duration_s": args.duration,
@@ -324,11 +451,12 @@ def config_dict(args: argparse.Namespace, variants: list[HookVariant]) -> dict[s
         "server_cpus": args.server_cpus,
         "client_cpus": args.client_cpus,
         "logging_level": args.logging_level,
-        "command": args.command_template,
+        "command": None if multi else args.command_template,
+        **installs,
         "variants": {
             v.name: {
                 "extension": v.extension_file,
-                "from": str(GUIDE_DIR / v.guide_file) if v.guide_file else None,
+                "from": str(args.guide_dir / v.guide_file) if v.guide_file else None,
                 "env": dict(v.env),
             }
             for v in variants
@@ -345,12 +473,21 @@ def write_json(
     variants: list[HookVariant],
     runs: list[HookRun],
     rows: list[SummaryRow],
+    bridges: list[Bridge] | None = None,
+    ratios: list[InstallRatio] | None = None,
 ) -> None:
-    document = {
-        "config": config_dict(args, variants),
+    multi = bridges is not None and len(bridges) > 1
+    summary = [{**asdict(row), "verdict": row.verdict} for row in rows]
+    if not multi:
+        for item in summary:
+            del item["install"]
+    document: dict[str, Any] = {
+        "config": config_dict(args, variants, bridges),
         "runs": [r.as_dict() for r in runs],
-        "summary": [{**asdict(row), "verdict": row.verdict} for row in rows],
+        "summary": summary,
     }
+    if multi:
+        document["install_ratios"] = [asdict(row) for row in ratios or []]
     path.write_text(json.dumps(document, indent=2) + "\n")
 
 
@@ -371,6 +508,22 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help=f"run only these variants; repeatable (default: all; ratios need {BASELINE!r})",
     )
     add("--drum-bridge", type=Path, help="drum-bridge console script (default: beside python)")
+    add(
+        "--bridge",
+        action="append",
+        type=parse_bridge,
+        default=[],
+        metavar="NAME=PATH",
+        help="a drum-bridge console script to measure, under NAME; repeatable: every variant"
+        " runs on each install in every round, and the first is the reference of the"
+        " install ratios (instead of --drum-bridge)",
+    )
+    add(
+        "--guide-dir",
+        type=Path,
+        default=GUIDE_DIR,
+        help=f"folder with the guide's flask_auth.py and fastapi_auth.py (default: {GUIDE_DIR})",
+    )
     add("--python", default=sys.executable, help="interpreter that pickles the model")
     add(
         "--logging-level",
@@ -391,6 +544,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.rounds < 1:
         parser.error("--rounds must be >= 1")
+    if args.bridge and args.drum_bridge:
+        parser.error("give either --drum-bridge or --bridge, not both")
+    if len({b.name for b in args.bridge}) != len(args.bridge):
+        parser.error("--bridge names must be unique")
     return args
 
 
@@ -409,29 +566,42 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="bench_hooks_") as tmp:
         workdir = Path(tmp)
         try:
-            args.command_template = command_template(
-                find_drum_bridge(args.drum_bridge), args.logging_level
-            )
+            bridges = [
+                replace(b, command_template=command_template(b.executable, args.logging_level))
+                for b in resolve_bridges(args)
+            ]
+            multi = len(bridges) > 1
+            args.command_template = bridges[0].command_template
             args.script = write_wrk_script(WrkRequest(method="GET"), workdir / "ping.lua")
-            code_dirs = build_code_dirs(workdir, args.python, variants)
+            code_dirs = build_code_dirs(workdir, args.python, variants, args.guide_dir)
             print(f"GET {LOAD_PATH}, logging level {args.logging_level!r} for every variant")
-            runs = run_rounds(variants, code_dirs, args, workdir)
+            for bridge in bridges if multi else []:
+                print(f"install {bridge.name}: {bridge.executable}")
+            runs = run_rounds(variants, code_dirs, args, workdir, bridges)
         except BenchmarkError as error:
             print(f"benchmark failed: {error}", file=sys.stderr)
             return 2
-    rows = summarize(runs, variants)
+    rows = summarize_installs(runs, variants, bridges) if multi else summarize(runs, variants)
+    ratios = install_ratios(runs, variants, bridges) if multi else []
     print()
     print(
         f"GET {LOAD_PATH}, wrk -t{args.threads} -c{args.connections}, {args.rounds} round(s)"
         f" of {args.duration:g}s, server on CPU {args.server_cpus},"
         f" logging level {args.logging_level}"
     )
-    print(format_table(rows))
+    if multi:
+        for bridge in bridges:
+            print(f"\ninstall {bridge.name} ({bridge.executable}):")
+            print(format_table([row for row in rows if row.install == bridge.name]))
+        print(f"\nreq/s of each install over {bridges[0].name}'s, per round (median and range):")
+        print(format_install_ratios(ratios, args.rounds))
+    else:
+        print(format_table(rows))
     note = contention_note(rows)
     if note:
         print(note)
     if args.json:
-        write_json(args.json, args, variants, runs, rows)
+        write_json(args.json, args, variants, runs, rows, bridges, ratios)
         print(f"results written to {args.json}")
     all_valid = all(r.record.wrk.valid for r in runs)
     return 0 if all_valid and all(row.verdict != "FAIL" for row in rows) else 1

@@ -6,8 +6,6 @@ styles: ``custom_fastapi.py`` and legacy ``custom_flask.py``.
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
 from .app import DrumApp, create_app
 from .config import Config, ServerType, TargetType
 from .errors import (
@@ -20,6 +18,7 @@ from .errors import (
     PredictionError,
     UnprocessableEntityError,
 )
+from .version import __version__
 
 __all__ = [
     "__version__",

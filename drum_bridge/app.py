@@ -1,67 +1,80 @@
 """``create_app(config)``: the ASGI app that serves one model with the DRUM contract.
 
-Layers, outermost first::
+The whole stack, outermost first; ``outer_layers`` below declares the first
+three, FastAPI builds the rest::
 
     DrumHeadersMiddleware        X-Drum-Version and X_Request_ID on every response
+    StartupErrorMiddleware       a failed lifespan start-up reported in one line
     FlaskHooksMiddleware         translated custom_flask.py hooks (only when loaded)
     ServerErrorMiddleware        FastAPI's own
     user middleware              whatever custom_fastapi.py adds
     ExceptionMiddleware          FastAPI's own
-    router                       DrumRoutes, then user routes; the default answer is
-                                 werkzeug's 404 page, or the legacy Flask app (a2wsgi)
+    router                       DrumRoutes, then user routes; what no route claims goes
+                                 to the legacy Flask app (a2wsgi), else werkzeug's 404 page
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 from werkzeug.exceptions import NotFound
 
-from . import __version__
+from .asgi.responses import error_response, werkzeug_response
 from .config import Config
 from .errors import ExtensionError
-from .extensions import load_extensions
-from .middleware.headers import DrumHeadersMiddleware
-from .middleware.lifespan import StartupErrorMiddleware
-from .routes.dispatch import DrumRoutes
+from .extensions import LoadedExtensions, load_extensions
+from .middleware.drum_headers import DrumHeadersMiddleware
+from .middleware.startup_error import StartupErrorMiddleware
+from .model_runtime import DrumRuntime
+from .routes.drum_routes import DrumRoutes
 from .routes.endpoints import build_endpoints
-from .routes.responses import error_response, werkzeug_response
-from .routes.table import BLUEPRINT, build_map
-from .runtime import DrumRuntime
+from .routes.route_table import BLUEPRINT, build_map
+from .version import __version__
 
-__all__ = ["DrumApp", "create_app"]
+__all__ = ["DrumApp", "create_app", "outer_layers"]
 
 logger = logging.getLogger("drum_bridge.app")
 
-OuterMiddleware = Callable[[ASGIApp], ASGIApp]
+
+def outer_layers(runtime: DrumRuntime, extensions: LoadedExtensions) -> list[Middleware]:
+    """drum-bridge's middleware around FastAPI's whole stack, outermost first.
+
+    Outside FastAPI's error handling, so that their answers (and every
+    response, hook answers and 404s included) still get DRUM's headers.
+    """
+    return [
+        Middleware(DrumHeadersMiddleware, version=__version__),
+        Middleware(
+            StartupErrorMiddleware,
+            cause=lambda: runtime.startup_error,
+            show_stacktrace=runtime.config.show_stacktrace,
+        ),
+        *extensions.middleware,
+    ]
 
 
 class DrumApp(FastAPI):
     """A FastAPI app whose outermost layers are drum-bridge's own.
 
-    ``drum_runtime`` holds the model; ``drum_outer_middleware`` wrap the whole
-    stack, FastAPI's error handling included, so that their answers (and every
-    response) still get DRUM's headers.
+    ``drum_runtime`` holds the model; ``drum_layers`` (from ``outer_layers``)
+    wrap the stack FastAPI builds.
     """
 
     drum_runtime: DrumRuntime
-    drum_outer_middleware: list[OuterMiddleware]
+    drum_layers: Sequence[Middleware] = ()
 
     def build_middleware_stack(self) -> ASGIApp:
         app = super().build_middleware_stack()
-        for wrap in reversed(self.drum_outer_middleware):
-            app = wrap(app)
-        runtime = self.drum_runtime
-        app = StartupErrorMiddleware(
-            app, cause=lambda: runtime.startup_error, show_stacktrace=runtime.config.show_stacktrace
-        )
-        return DrumHeadersMiddleware(app, version=__version__)
+        for cls, args, kwargs in reversed(self.drum_layers):
+            app = cls(app, *args, **kwargs)
+        return app
 
 
 async def _unhandled_error(request: Request, exc: Exception) -> Response:
@@ -94,15 +107,17 @@ def create_app(config: Config) -> DrumApp:
         exception_handlers={Exception: _unhandled_error},
     )
     app.drum_runtime = runtime
-    app.drum_outer_middleware = []
     drum_routes = DrumRoutes(build_map(config.url_prefix), build_endpoints(runtime, BLUEPRINT))
     app.router.routes.insert(0, drum_routes)
-    app.router.default = _not_found
     try:
-        load_extensions(app, config)
+        extensions = load_extensions(app, config)
     except ExtensionError as exc:
         if not config.with_error_server:
             raise
         runtime.load_error = str(exc)
         logger.error("Extension failed to load; serving the error server (513): %s", exc)
+        extensions = LoadedExtensions()
+    app.router.default = extensions.fallback or _not_found
+    runtime.on_shutdown.extend(extensions.on_shutdown)
+    app.drum_layers = outer_layers(runtime, extensions)
     return app

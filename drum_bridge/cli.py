@@ -1,40 +1,35 @@
-"""``drum server`` / ``drum-bridge server``: DRUM's command line, served by uvicorn.
+"""``drum server`` / ``drum-bridge server``: DRUM's command line, flags + environment -> Config.
 
 Every flag of ``drum server`` (datarobot-drum 1.18.1) is accepted.  Flags that
 cannot apply here stop the command with the reason; none is silently ignored.
-This module owns the process: logging, runtime parameters exported to the
-environment, uvicorn and its worker processes.
+Once the Config is built, ``server.serve`` runs the process (uvicorn, workers,
+signals).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import logging.config
 import os
-import signal
 import sys
 from collections.abc import Sequence
-from dataclasses import asdict
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import NoReturn
 
-from . import __version__
-from .config import Config, ServerType, TargetType
-from .config_sources import config_from_args, merge_env
+from .config import Config, TargetType
+from .config.runtime_parameters import runtime_params_env
+from .config.sources import config_from_args, merge_env
 from .errors import ConfigError, DrumBridgeError
-from .runtime_params import runtime_params_env
+from .server import serve
+from .server.logging_config import LOG_LEVELS, logging_config
+from .version import __version__
 
 __all__ = ["main", "build_parser", "CLI_ONLY_FLAGS", "REFUSED_FLAGS"]
 
 logger = logging.getLogger("drum_bridge.cli")
 
 SUBCOMMANDS = ("score", "fit", "perf-test", "validation", "server", "new", "push")
-LOG_LEVELS = {
-    "all": "NOTSET", "debug": "DEBUG", "info": "INFO", "warn": "WARNING", "warning": "WARNING",
-    "error": "ERROR", "critical": "CRITICAL", "fatal": "CRITICAL",
-}
 ALL_TARGET_TYPES = (
     "binary", "regression", "anomaly", "unstructured", "multiclass", "transform",
     "textgeneration", "geopoint", "vectordatabase", "agenticworkflow", "multilabel",
@@ -101,9 +96,10 @@ def _server_arguments(parser: argparse.ArgumentParser) -> None:
     add("--with-error-server", action="store_true", help="Serve 513 errors if the model fails to load (env WITH_ERROR_SERVER)")
     add("--language", choices=("python", "r", "java", "other"), help="Model language; drum-bridge serves python")
     add("--show-stacktrace", action="store_true", help="Log stack traces of errors (env SHOW_STACKTRACE)")
-    monitor = parser.add_mutually_exclusive_group()
-    monitor.add_argument("--monitor", action="store_true", help=argparse.SUPPRESS)
-    monitor.add_argument("--monitor-embedded", action="store_true", help=argparse.SUPPRESS)
+    # Not a mutually exclusive group, as in DRUM: on Python 3.11 argparse's usage formatter
+    # fails on a group of suppressed options (AssertionError on --help); both are refused anyway.
+    add("--monitor", action="store_true", help=argparse.SUPPRESS)
+    add("--monitor-embedded", action="store_true", help=argparse.SUPPRESS)
     for name in ("--deployment-id", "--model-id", "--monitor-settings"):
         add(name, help=argparse.SUPPRESS)
     add("--allow-dr-api-access", action="store_true", help=argparse.SUPPRESS)
@@ -158,86 +154,6 @@ def _refuse(args: argparse.Namespace) -> None:
         raise ConfigError(f"--language {args.language}: drum-bridge serves Python models only")
     if args.target_type in UNSERVED_TARGET_TYPES:
         raise ConfigError(f"--target-type {args.target_type} is not served by drum-bridge")
-
-
-def logging_config(level: str) -> dict[str, Any]:
-    """One dictConfig for uvicorn's and drum-bridge's loggers (the legacy Flask app logs as drum_bridge.legacy_flask)."""
-    fmt = "%(asctime)s %(levelname)s %(name)s: %(message)s"
-    return {
-        "version": 1,
-        "disable_existing_loggers": False,
-        "formatters": {
-            "default": {"format": fmt},
-            "access": {"()": "uvicorn.logging.AccessFormatter",
-                       "fmt": '%(asctime)s %(levelname)s %(name)s: %(client_addr)s - "%(request_line)s" %(status_code)s'},
-        },
-        "handlers": {
-            "default": {"class": "logging.StreamHandler", "formatter": "default", "stream": "ext://sys.stderr"},
-            "access": {"class": "logging.StreamHandler", "formatter": "access", "stream": "ext://sys.stdout"},
-        },
-        "root": {"handlers": ["default"], "level": level},
-        "loggers": {
-            "uvicorn": {"handlers": [], "level": level, "propagate": True},
-            "uvicorn.error": {"level": level},
-            "uvicorn.access": {"handlers": ["access"], "level": level, "propagate": False},
-            "drum_bridge": {"level": level},
-        },
-    }
-
-
-CONFIG_ENV = "DRUM_BRIDGE_CONFIG"
-
-
-def config_to_env(config: Config) -> str:
-    data = asdict(config)
-    data["code_dir"] = str(config.code_dir)
-    data["target_type"] = config.target_type.value
-    data["server_type"] = config.server_type.value
-    return json.dumps(data)
-
-
-def config_from_env() -> Config:
-    data = json.loads(os.environ[CONFIG_ENV])
-    data["code_dir"] = Path(data["code_dir"])
-    data["target_type"] = TargetType(data["target_type"])
-    data["server_type"] = ServerType(data["server_type"])
-    if data["class_labels"] is not None:
-        data["class_labels"] = tuple(data["class_labels"])
-    return Config(**data)
-
-
-def app_factory() -> Any:
-    """What each uvicorn worker process imports: the app for the CLI's Config."""
-    from .app import create_app
-
-    return create_app(config_from_env())
-
-
-def serve(config: Config, level: str) -> None:
-    import uvicorn
-
-    from .app import create_app
-
-    os.environ[CONFIG_ENV] = config_to_env(config)
-    options: dict[str, Any] = {
-        "host": config.host,
-        "port": config.port,
-        "log_config": logging_config(level),
-        "timeout_graceful_shutdown": config.graceful_timeout,
-        "proxy_headers": False,
-        "server_header": False,
-    }
-    # uvicorn re-raises the SIGTERM it handled once it has shut down; a shutdown asked
-    # for is a clean exit (code 0), so the re-raised signal must not kill the process.
-    signal.signal(signal.SIGTERM, _shutdown_done)
-    if config.max_workers > 1:
-        uvicorn.run("drum_bridge.cli:app_factory", factory=True, workers=config.max_workers, **options)
-    else:
-        uvicorn.run(create_app(config), **options)
-
-
-def _shutdown_done(signum: int, frame: object) -> None:
-    logger.info("Shut down on signal %d", signum)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -17,7 +17,7 @@ from support.app import ADDRESS, parse_server_args
 
 from drum_bridge import Config, ConfigError, ServerType, TargetType, cli
 from drum_bridge.cli import CLI_ONLY_FLAGS, REFUSED_FLAGS, build_parser
-from drum_bridge.config_sources import BOOL_ENV_FLAGS, ENV_FLAGS, config_from_args
+from drum_bridge.config.sources import BOOL_ENV_FLAGS, ENV_FLAGS, config_from_args
 
 #: Every option of DRUM 1.18.1's ``drum server --help`` (in help order), with a value
 #: for those that take one.

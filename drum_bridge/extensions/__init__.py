@@ -1,7 +1,7 @@
-"""Model-dir extensions: custom_fastapi.py and legacy custom_flask.py."""
+"""Model-dir extensions: ``custom_fastapi.py`` and legacy ``custom_flask.py`` (``flask/``)."""
 
 from __future__ import annotations
 
-from .loader import load_extensions
+from .load import LoadedExtensions, load_extensions
 
-__all__ = ["load_extensions"]
+__all__ = ["LoadedExtensions", "load_extensions"]

@@ -1,27 +1,21 @@
-"""Request payloads: what DRUM accepts as samples, and turning them into data frames.
+"""Samples as bytes and a media type, and turning them into data frames.
 
-Splitting the work in two keeps the event loop free: ``read_payload`` only
-looks at the request (headers, multipart fields) and is cheap; ``to_frame``
-parses CSV or Matrix Market and runs in the model's worker thread.
+Nothing here knows HTTP: ``routes/samples.py`` collects a ``Payload`` from a
+request on the event loop (cheap), and ``to_frame`` parses CSV or Matrix
+Market in the model's worker thread.
 """
 
 from __future__ import annotations
 
 import io
 from dataclasses import dataclass
-from typing import Any
 
 import pandas as pd
-from starlette.datastructures import UploadFile
-from starlette.requests import Request
 
 from ..errors import UnprocessableEntityError
 
-__all__ = ["Payload", "read_payload", "to_frame", "NO_SAMPLES_MESSAGE"]
+__all__ = ["Payload", "read_csv", "to_frame", "unsupported_format_message"]
 
-NO_SAMPLES_MESSAGE = (
-    "Samples should be provided as:   - a csv or mtx under `X` form-data param key.  - binary data"
-)
 _CSV_TYPES = frozenset({None, "", "text/csv", "text/plain"})
 _MTX_TYPES = frozenset({"text/mtx"})
 
@@ -49,49 +43,6 @@ class Payload:
     @property
     def is_sparse(self) -> bool:
         return self.mimetype in _MTX_TYPES
-
-
-def split_content_type(value: str) -> tuple[str, str | None]:
-    mimetype, _, params = value.partition(";")
-    charset = None
-    for param in params.split(";"):
-        key, _, val = param.strip().partition("=")
-        if key.lower() == "charset" and val:
-            charset = val.strip('"')
-    return mimetype.strip().lower(), charset
-
-
-async def _read_upload(value: Any) -> bytes | None:
-    if isinstance(value, UploadFile):
-        return await value.read()
-    if isinstance(value, str):
-        return value.encode()
-    return None
-
-
-async def read_payload(request: Request) -> Payload:
-    """Collect the samples of ``request`` as DRUM does, or raise a 422."""
-    mimetype, charset = split_content_type(request.headers.get("content-type", ""))
-    if mimetype == "multipart/form-data":
-        form = await request.form()
-        try:
-            upload = form.get("X")
-            data = await _read_upload(upload)
-            if not data:
-                raise UnprocessableEntityError(NO_SAMPLES_MESSAGE)
-            filename = getattr(upload, "filename", None) or ""
-            return Payload(
-                data=data,
-                mimetype="text/mtx" if filename.lower().endswith(".mtx") else None,
-                colnames=await _read_upload(form.get("X.colnames")),
-                target=await _read_upload(form.get("y")),
-            )
-        finally:
-            await form.close()
-    data = await request.body()
-    if not data:
-        raise UnprocessableEntityError(NO_SAMPLES_MESSAGE)
-    return Payload(data=data, mimetype=mimetype, charset=charset)
 
 
 def unsupported_format_message(mimetype: str) -> str:

@@ -1,1 +1,1 @@
-"""The DRUM HTTP API: its route table and the endpoints behind it."""
+"""The DRUM HTTP API: its route table, the route that matches it as Flask would, the endpoints."""

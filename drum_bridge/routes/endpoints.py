@@ -10,13 +10,18 @@ from starlette.requests import Request
 from starlette.responses import Response
 from werkzeug.exceptions import NotFound
 
-from .. import __version__
+from ..asgi.responses import (
+    USER_HTTP_ERROR_HEADER,
+    error_response,
+    json_response,
+    werkzeug_response,
+)
 from ..config import TargetType
 from ..errors import DrumHTTPError, is_user_http_error
-from ..runtime import DrumRuntime
+from ..model_runtime import DrumRuntime
+from ..version import __version__
 from . import structured
-from .dispatch import Endpoint
-from .responses import USER_HTTP_ERROR_HEADER, error_response, json_response, werkzeug_response
+from .drum_routes import Endpoint
 
 __all__ = ["build_endpoints"]
 

@@ -9,8 +9,8 @@ from starlette.responses import Response
 
 from ..config import TargetType
 from ..errors import UnprocessableEntityError
-from ..model.payload import read_payload
-from ..runtime import DrumRuntime
+from ..model_runtime import DrumRuntime
+from .samples import read_payload
 
 __all__ = ["predict", "transform"]
 

@@ -20,8 +20,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from drum_bridge import create_app
-from drum_bridge.routes.dispatch import DrumRoutes
-from drum_bridge.routes.table import DRUM_RULES
+from drum_bridge.routes.drum_routes import DrumRoutes
+from drum_bridge.routes.route_table import DRUM_RULES
 
 from .conftest import config_for
 

@@ -11,7 +11,7 @@ from flask import Flask, url_for
 from werkzeug.exceptions import BadHost, HTTPException
 from werkzeug.routing import MapAdapter
 
-from drum_bridge.extensions.legacy_app import build_legacy_app
+from drum_bridge.extensions.flask.legacy_app import build_legacy_app
 
 ADAPTER_FIELDS = (
     "server_name", "script_name", "subdomain", "url_scheme", "path_info", "default_method",

@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from drum_bridge import ConfigError, ExtensionError, ServerType, create_app
-from drum_bridge.config_sources import server_type_from_env
+from drum_bridge.config.sources import server_type_from_env
 
 from .conftest import MakeDir, config_for
 

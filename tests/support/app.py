@@ -12,7 +12,7 @@ from starlette.testclient import TestClient
 
 from drum_bridge import Config, create_app
 from drum_bridge.cli import build_parser
-from drum_bridge.config_sources import config_from_args
+from drum_bridge.config.sources import config_from_args
 
 from .model_dirs import SAMPLES_CSV
 

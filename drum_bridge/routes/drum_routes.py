@@ -19,7 +19,8 @@ from starlette.types import Receive, Scope, Send
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.routing import BuildError, Map, MapAdapter, RequestRedirect
 
-from .responses import werkzeug_response
+from ..asgi.responses import werkzeug_response
+from ..asgi.scope import request_host, route_path
 
 __all__ = ["DrumRoutes", "Endpoint", "bind_map"]
 
@@ -28,27 +29,10 @@ MATCH_KEY = "drum_bridge.match"
 SEEN_KEY = "drum_bridge.drum_routes_seen"
 
 
-def _host(scope: Scope) -> str:
-    for name, value in scope["headers"]:
-        if name == b"host":
-            return bytes(value).decode("latin-1")
-    server = scope.get("server")
-    if server is None:
-        return "localhost"
-    host, port = server
-    return f"{host}:{port}" if port else str(host)
-
-
-def route_path(scope: Scope) -> str:
-    path: str = scope["path"]
-    root = scope.get("root_path", "")
-    return path[len(root):] if root and path.startswith(root) else path
-
-
 def bind_map(url_map: Map, scope: Scope) -> MapAdapter:
     """Bind ``url_map`` to the request, so redirects name the host and root path it used."""
     return url_map.bind(
-        _host(scope),
+        request_host(scope),
         script_name=scope.get("root_path") or "/",
         url_scheme=scope.get("scheme", "http"),
         path_info=route_path(scope),

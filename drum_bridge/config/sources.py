@@ -13,10 +13,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .config import COUNT_SETTINGS, Config, ServerType, TargetType
-from .errors import ConfigError
-from .metadata import read_model_metadata
-from .runtime_params import read_runtime_param
+from ..errors import ConfigError
+from .model_metadata import read_model_metadata
+from .runtime_parameters import read_runtime_param
+from .settings import COUNT_SETTINGS, Config, ServerType, TargetType
 
 __all__ = [
     "ENV_FLAGS",

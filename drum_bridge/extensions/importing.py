@@ -1,20 +1,15 @@
-"""custom_fastapi.py: import it and hand the app to its ``init_app``."""
+"""Importing an extension file and calling its ``init_app``: shared by both extension styles."""
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from fastapi import FastAPI
-
 from ..code_dir import import_file_as_module
 from ..errors import ExtensionError
 
-__all__ = ["import_extension", "load_fastapi_extension"]
-
-logger = logging.getLogger("drum_bridge.extensions")
+__all__ = ["call_init_app", "import_extension"]
 
 
 def import_extension(path: Path, prefix: str) -> ModuleType:
@@ -40,10 +35,3 @@ def call_init_app(module: ModuleType, path: Path, app: Any) -> None:
         init_app(app)
     except Exception as exc:
         raise ExtensionError(f"init_app() of {path} failed: {exc!r}") from exc
-
-
-def load_fastapi_extension(app: FastAPI, path: Path) -> None:
-    logger.info("Detected %s .. trying to load FastAPI extensions", path.name)
-    module = import_extension(path, "drum_bridge_custom_fastapi")
-    call_init_app(module, path, app)
-    logger.info("Successfully loaded FastAPI extensions")

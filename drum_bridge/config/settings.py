@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 __all__ = ["COUNT_SETTINGS", "Config", "TargetType", "ServerType", "ExtensionStyle"]
 

@@ -20,7 +20,7 @@ import anyio.to_thread
 from a2wsgi import WSGIMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .body import read_body, replay_receive
+from ...asgi.body import read_body, replay_receive
 
 __all__ = ["LegacyFlaskMount"]
 

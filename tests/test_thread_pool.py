@@ -4,12 +4,13 @@ a request's later steps, even when the request is cancelled."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import threading
 from collections.abc import Callable, Iterator
 
 import pytest
 
-from drum_bridge.threads import ThreadPool
+from drum_bridge.thread_pool import CallTimeoutError, PoolFullError, ThreadPool
 
 #: Upper bound for anything the tests wait for; reached only when the pool is broken.
 WAIT_S = 10.0
@@ -165,3 +166,122 @@ async def test_shutdown_lets_queued_calls_finish() -> None:
     release.set()
     await asyncio.gather(first, second)
     assert done == [1, 2]
+
+
+@pytest.mark.anyio
+async def test_a_full_queue_refuses_at_once_and_frees_with_the_threads() -> None:
+    pool = ThreadPool(2, "test-bounded", max_waiting=1)
+    release = threading.Event()
+    try:
+        running = [asyncio.create_task(pool.run(release.wait, WAIT_S)) for _ in range(2)]
+        await _until(lambda: pool.busy == 2)
+        queued = asyncio.create_task(pool.run(lambda: "queued"))
+        await _until(lambda: pool.waiting == 1)
+        ran = threading.Event()
+        with pytest.raises(PoolFullError, match="All 2 test-bounded threads are busy and 1 calls wait"):
+            await pool.run(ran.set)
+        assert pool.waiting == 1 and pool.busy == 2
+        release.set()
+        assert await queued == "queued"
+        await asyncio.gather(*running)
+        await _until(lambda: pool.busy == 0)
+        # Refused means never run, and the pool takes calls again once threads are free.
+        assert not ran.is_set()
+        assert await pool.run(lambda: 7) == 7
+    finally:
+        release.set()
+        pool.shutdown()
+
+
+@pytest.mark.anyio
+async def test_no_bound_by_default(pool: ThreadPool) -> None:
+    release = threading.Event()
+    tasks = [asyncio.create_task(pool.run(release.wait, WAIT_S)) for _ in range(50)]
+    await _until(lambda: pool.busy == 2 and pool.waiting == 48)
+    release.set()
+    assert all(await asyncio.gather(*tasks))
+
+
+@pytest.mark.anyio
+async def test_a_bounded_wait_releases_the_caller_and_counts_the_thread(pool: ThreadPool) -> None:
+    release = threading.Event()
+    finished = threading.Event()
+
+    def stuck() -> str:
+        release.wait(WAIT_S)
+        finished.set()
+        return "late"
+
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    with pytest.raises(CallTimeoutError, match=r"did not return within 0\.05 s"):
+        await pool.run_until(0.05, stuck)
+    assert loop.time() - started < WAIT_S / 2
+    # The caller is gone; the thread is not, and the pool knows it.
+    assert not finished.is_set()
+    assert pool.busy == 1
+    assert await pool.run(lambda: "other thread") == "other thread"
+    release.set()
+    await _until(lambda: pool.busy == 0)
+    assert finished.is_set()
+
+
+@pytest.mark.anyio
+async def test_a_call_still_queued_at_its_deadline_never_runs() -> None:
+    pool = ThreadPool(1, "test-deadline")
+    release = threading.Event()
+    ran = threading.Event()
+    try:
+        blocker = asyncio.create_task(pool.run(release.wait, WAIT_S))
+        await _until(lambda: pool.busy == 1)
+        with pytest.raises(CallTimeoutError):
+            await pool.run_until(0.02, ran.set)
+        assert pool.waiting == 0
+        release.set()
+        await blocker
+        assert await pool.run(lambda: "next") == "next"
+        assert not ran.is_set()
+    finally:
+        release.set()
+        pool.shutdown()
+
+
+@pytest.mark.anyio
+async def test_a_bounded_wait_answers_like_run_in_time(pool: ThreadPool) -> None:
+    assert await pool.run_until(WAIT_S, lambda a, b: a * b, 6, b=7) == 42
+
+    def fail() -> None:
+        raise LookupError("no such row")
+
+    with pytest.raises(LookupError, match="no such row"):
+        await pool.run_until(WAIT_S, fail)
+    assert await pool.run_until(None, lambda: "unbounded") == "unbounded"
+    assert pool.busy == 0 and pool.waiting == 0
+
+
+@pytest.mark.anyio
+async def test_a_bounded_wait_on_a_coroutine_is_released_too(pool: ThreadPool) -> None:
+    async def slow() -> None:
+        await asyncio.sleep(WAIT_S)
+
+    with pytest.raises(CallTimeoutError):
+        await pool.run_until(0.02, slow)
+
+
+@pytest.mark.anyio
+async def test_an_exception_after_the_deadline_is_not_reported_as_unretrieved(
+    pool: ThreadPool, caplog: pytest.LogCaptureFixture
+) -> None:
+    release = threading.Event()
+
+    def fails_late() -> None:
+        release.wait(WAIT_S)
+        raise RuntimeError("too late to matter")
+
+    with pytest.raises(CallTimeoutError):
+        await pool.run_until(0.02, fails_late)
+    release.set()
+    await _until(lambda: pool.busy == 0)
+    await asyncio.sleep(0)
+    gc.collect()
+    assert "exception was never retrieved" not in caplog.text

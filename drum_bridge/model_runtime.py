@@ -15,8 +15,8 @@ import anyio.to_thread
 
 from .config import Config
 from .model.predictor import LoadedModel, load_model
-from .routes.stats import ProcessStats
-from .threads import ThreadPool
+from .process_stats import ProcessStats
+from .thread_pool import ThreadPool
 
 __all__ = ["DrumRuntime"]
 

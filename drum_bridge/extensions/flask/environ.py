@@ -1,8 +1,11 @@
 """A WSGI environ for an ASGI HTTP scope, as a2wsgi builds it for the legacy Flask routes.
 
-Translated hooks see the same environ as hooks Flask runs itself through
-a2wsgi, so a hook cannot tell the two paths apart; this one is built per
-request on the hot path, so it caches header names.
+Translated hooks see the request keys a2wsgi would set for the same request
+(method, script name and path, query, server, client, headers), so a hook
+reads a request the same way on both paths.  The body stream's class,
+``wsgi.errors`` and ``asgi.scope`` differ: a hook that inspects those can tell
+the two paths apart.  It is built per request on the hot path, so it caches
+header names.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from typing import Any
 
 from starlette.types import Scope
 
-from ..routes.dispatch import route_path
+from ...asgi.scope import route_path
 
 __all__ = ["build_environ"]
 

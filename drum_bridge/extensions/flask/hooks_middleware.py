@@ -1,6 +1,6 @@
 """``FlaskHooksMiddleware``: custom_flask.py's request hooks guarding every request.
 
-For each HTTP request it decides, before any routing, who runs the hooks:
+For each HTTP request (websockets and lifespan pass through) it decides, before any routing, who runs the hooks:
 
 - a request FastAPI will answer (a DRUM route, a custom_fastapi.py route,
   ``/docs``...): the hooks are *translated*.  Before-request hooks run here
@@ -22,12 +22,12 @@ from flask import Flask
 from starlette.routing import Match, Router
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ..routes.dispatch import route_path
-from ..routes.responses import error_response
-from ..threads import ThreadPool
-from .body import read_body, replay_receive
-from .flask_hooks import FlaskRequestCycle, HeaderList, has_teardown_work
-from .wsgi_environ import build_environ
+from ...asgi.body import read_body, replay_receive
+from ...asgi.responses import error_response
+from ...asgi.scope import route_path
+from ...thread_pool import ThreadPool
+from .environ import build_environ
+from .internals import FlaskRequestCycle, HeaderList, has_teardown_work
 
 __all__ = ["FlaskHooksMiddleware", "router_claims"]
 

@@ -1,0 +1,1 @@
+"""Generic ASGI helpers that any layer may use: a scope's path, bodies, DRUM-shaped responses."""

@@ -1,0 +1,209 @@
+"""``ThreadPool``: a bounded pool of worker threads for blocking code, per app.
+
+Model code and Flask hooks block, so they never run on the event loop.  Each
+app owns its pools (nothing per process), sized by settings.
+
+A hop to a thread and back is on the path of every request, so the pool is
+lean: its threads take calls from one queue and hand results back with
+``call_soon_threadsafe``; under load a thread takes queued calls one after the
+other, and the loop is woken once for many results.  (``run_in_executor``
+costs several times more per call here.)
+
+A call that is cancelled while its thread runs is waited for before the
+cancellation goes on: later steps of the same request (a Flask teardown) must
+not overlap it.  The awaited future refuses ``cancel()``, so asyncio delivers
+the cancellation to the task once the call is done; this costs nothing per
+call, where ``asyncio.shield`` costs a second future and two callbacks.
+
+Two bounds are on offer for callers that need them: ``max_waiting`` refuses a
+call at once (``PoolFullError``) when every thread is busy and that many calls
+already wait; ``run_until`` releases its caller at a deadline
+(``CallTimeoutError``).  A call still queued then never runs; one already
+running goes on in its thread, and ``busy`` counts it until it returns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import inspect
+import threading
+from collections.abc import Callable
+from queue import SimpleQueue
+from typing import Any, TypeVar
+
+from .errors import DrumBridgeError
+
+__all__ = ["CallTimeoutError", "PoolFullError", "ThreadPool"]
+
+T = TypeVar("T")
+
+
+class PoolFullError(DrumBridgeError):
+    """Every thread is busy and ``max_waiting`` calls already wait: the call was refused."""
+
+
+class CallTimeoutError(DrumBridgeError, TimeoutError):
+    """The caller of ``run_until`` was released at its deadline before the call returned."""
+
+
+def _settle(future: asyncio.Future[Any], ok: bool, value: Any) -> None:
+    if future.done():
+        return
+    if ok:
+        future.set_result(value)
+    else:
+        future.set_exception(value)
+
+
+class _CallDone(asyncio.Future):  # type: ignore[type-arg]
+    """A thread's result: it cannot be cancelled, only settled by the thread.
+
+    ``Task.cancel()`` then marks the awaiting task instead, and the task gets its
+    ``CancelledError`` when this future is settled: after the call, not during it.
+    """
+
+    def cancel(self, msg: Any = None) -> bool:
+        return False
+
+
+_QUEUED, _RUNNING, _DROPPED = 0, 1, 2
+
+
+class _Call:
+    __slots__ = ("future", "func", "state")
+
+    def __init__(self, future: asyncio.Future[Any], func: Callable[[], Any]) -> None:
+        self.future = future
+        self.func = func
+        self.state = _QUEUED
+
+
+class ThreadPool:
+    def __init__(self, threads: int, name: str, *, max_waiting: int | None = None) -> None:
+        self.threads = threads
+        self.name = name
+        #: Calls that may wait for a thread when all are busy; None: no bound.
+        self.max_waiting = max_waiting
+        self._calls: SimpleQueue[_Call | None] = SimpleQueue()
+        self._workers: list[threading.Thread] = []
+        self._lock = threading.Lock()
+        self._waiting = 0
+        self._busy = 0
+
+    @property
+    def waiting(self) -> int:
+        """Calls queued that no thread has started yet."""
+        return self._waiting
+
+    @property
+    def busy(self) -> int:
+        """Calls running in a thread now, those whose caller was released included."""
+        return self._busy
+
+    def _start(self) -> None:
+        with self._lock:
+            while len(self._workers) < self.threads:
+                worker = threading.Thread(
+                    target=self._work, name=f"{self.name}-{len(self._workers)}", daemon=True
+                )
+                worker.start()
+                self._workers.append(worker)
+
+    def _work(self) -> None:
+        calls = self._calls
+        lock = self._lock
+        while (call := calls.get()) is not None:
+            with lock:
+                if call.state == _DROPPED:
+                    continue
+                call.state = _RUNNING
+                self._waiting -= 1
+                self._busy += 1
+            try:
+                result = (True, call.func())
+            except BaseException as exc:  # handed to the awaiting request, not lost
+                result = (False, exc)
+            finally:
+                with lock:
+                    self._busy -= 1
+            future = call.future
+            try:
+                future.get_loop().call_soon_threadsafe(_settle, future, *result)
+            except RuntimeError:
+                pass  # the loop is closed: nobody awaits the result any more
+            del call, future, result
+
+    def _submit(self, func: Callable[..., Any], args: Any, kwargs: Any) -> _Call:
+        if len(self._workers) < self.threads:
+            self._start()
+        with self._lock:
+            limit = self.max_waiting
+            if limit is not None and self._waiting + self._busy >= self.threads + limit:
+                raise PoolFullError(
+                    f"All {self.threads} {self.name} threads are busy and {limit} calls wait"
+                )
+            self._waiting += 1
+        call = _Call(_CallDone(loop=asyncio.get_running_loop()), functools.partial(func, *args, **kwargs))
+        self._calls.put(call)
+        return call
+
+    async def run(self, func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run ``func`` in a worker thread; an ``async def`` callable is awaited on the loop."""
+        if inspect.iscoroutinefunction(func):
+            return await func(*args, **kwargs)  # type: ignore[no-any-return]
+        result: T = await self._submit(func, args, kwargs).future
+        return result
+
+    async def run_until(
+        self, timeout: float | None, func: Callable[..., T], *args: Any, **kwargs: Any
+    ) -> T:
+        """``run``, but the caller is released after ``timeout`` seconds with ``CallTimeoutError``.
+
+        At the deadline a call that has not started is dropped; a running one goes
+        on in its thread (counted in ``busy``), its result or exception discarded.
+        """
+        if timeout is None:
+            return await self.run(func, *args, **kwargs)
+        loop = asyncio.get_running_loop()
+        if inspect.iscoroutinefunction(func):
+            deadline_at = loop.time() + timeout
+            try:
+                return await asyncio.wait_for(func(*args, **kwargs), timeout)
+            except asyncio.TimeoutError as exc:
+                if loop.time() < deadline_at:
+                    raise  # the coroutine's own timeout, not ours
+                raise CallTimeoutError(f"The call did not return within {timeout:g} s") from exc
+        call = self._submit(func, args, kwargs)
+        released: asyncio.Future[None] = _CallDone(loop=loop)
+
+        def on_done(future: asyncio.Future[Any]) -> None:
+            future.exception()  # retrieved here: after a deadline nobody else reads it
+            if not released.done():
+                released.set_result(None)
+
+        def on_deadline() -> None:
+            with self._lock:
+                if call.state == _QUEUED:
+                    call.state = _DROPPED
+                    self._waiting -= 1
+            if not released.done():
+                released.set_result(None)
+
+        call.future.add_done_callback(on_done)
+        deadline = loop.call_later(timeout, on_deadline)
+        try:
+            await released
+        finally:
+            deadline.cancel()
+        if not call.future.done():
+            raise CallTimeoutError(f"The call did not return within {timeout:g} s")
+        result: T = call.future.result()
+        return result
+
+    def shutdown(self) -> None:
+        """Let the threads go once the calls queued before are done (none is interrupted)."""
+        with self._lock:
+            for _ in self._workers:
+                self._calls.put(None)
+            self._workers = []
