@@ -137,8 +137,12 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="drum", description="drum-bridge: DataRobot's `drum server` on FastAPI and uvicorn")
+#: The console scripts; both are this command.
+COMMAND_NAMES = ("drum", "drum-bridge")
+
+
+def build_parser(prog: str = "drum") -> argparse.ArgumentParser:
+    parser = _Parser(prog=prog, description="drum-bridge: DataRobot's `drum server` on FastAPI and uvicorn")
     parser.add_argument("--version", action="version", version=f"drum-bridge {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="{server}")
     server = commands.add_parser("server", help="serve the model via REST APIs")
@@ -165,7 +169,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    parser = build_parser()
+    invoked_as = os.path.basename(sys.argv[0])
+    parser = build_parser(invoked_as if invoked_as in COMMAND_NAMES else "drum")
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help(sys.stderr)

@@ -1,7 +1,7 @@
 """The per-app runtime: the loaded model (or why it failed) and the pool that runs it.
 
-One ``DrumRuntime`` per app, no process-level state, so two apps can be mounted
-side by side.  ``startup()`` is what a lifespan calls; a host application that
+One ``DrumRuntime`` per app, so two apps can be mounted side by side; what they
+share is the process's: each code dir goes on ``sys.path``, as under DRUM.  ``startup()`` is what a lifespan calls; a host application that
 mounts the app calls it from its own lifespan (mounted apps get no lifespan
 events of their own).
 """

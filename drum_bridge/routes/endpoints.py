@@ -37,7 +37,12 @@ ERROR_SERVER_VIEWS = frozenset({"ping", "health", "predict", "transform", "predi
 
 
 def _guarded(runtime: DrumRuntime, name: str, view: View) -> Endpoint:
-    """DRUM's blueprint error handler: every failure becomes ``{"message": "ERROR: ..."}``."""
+    """DRUM's blueprint error handler, around each view.
+
+    A failure becomes ``{"message": "ERROR: ..."}`` with its status (500 for an
+    unexpected one), except a ``CustomHTTPError`` raised by model code: its own
+    status and message, without the prefix, and ``X-Drum-User-Http-Error: true``.
+    """
     in_error_server = name in ERROR_SERVER_VIEWS
 
     @functools.wraps(view)

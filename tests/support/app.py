@@ -20,6 +20,7 @@ __all__ = [
     "ADDRESS",
     "ClientResponse",
     "drum_client",
+    "gather",
     "parse_server_args",
     "predict",
     "server_config",
@@ -50,6 +51,12 @@ class ClientResponse(Protocol):
 def parse_server_args(*argv: str) -> argparse.Namespace:
     """``drum server ARGV`` as the CLI parses it."""
     return build_parser().parse_args(["server", *argv])
+
+
+def gather(code_dir: Path, *argv: str, environ: Mapping[str, str] | None = None) -> Config:
+    """The Config for ``drum server --code-dir CODE_DIR --address ... ARGV`` in ``environ``."""
+    args = parse_server_args("--code-dir", str(code_dir), "--address", ADDRESS, *argv)
+    return config_from_args(args, environ=environ or {})
 
 
 def server_config(

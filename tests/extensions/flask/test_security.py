@@ -23,7 +23,7 @@ from drum_bridge import create_app
 from drum_bridge.routes.drum_routes import DrumRoutes
 from drum_bridge.routes.route_table import DRUM_RULES
 
-from .conftest import config_for
+from ..conftest import config_for
 
 GUARD = """
 from flask import request, jsonify

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import pytest
 from fastapi.testclient import TestClient
 
-from .conftest import CSV
+from ..conftest import CSV
 
 Serve = Callable[..., TestClient]
 

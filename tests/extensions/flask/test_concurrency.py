@@ -8,7 +8,7 @@ import pytest
 
 from drum_bridge import create_app
 
-from .conftest import CSV, MakeDir, config_for
+from ..conftest import CSV, MakeDir, config_for
 
 ECHO = """
 import time

@@ -16,7 +16,7 @@ from support.server import ServerProcess, run_server, wait_for
 
 from drum_bridge import create_app
 
-from .conftest import MakeDir, config_for
+from ..conftest import MakeDir, config_for
 
 ENDLESS = """
 import time
