@@ -1,10 +1,12 @@
 """``create_app(config)``: the ASGI app that serves one model with the DRUM contract.
 
 The whole stack, outermost first; ``outer_layers`` below declares the first
-three, FastAPI builds the rest::
+five, FastAPI builds the rest::
 
     DrumHeadersMiddleware        X-Drum-Version and X_Request_ID on every response
     StartupErrorMiddleware       a failed lifespan start-up reported in one line
+    UnderscoreHeadersMiddleware  request headers named with "_" dropped (X_Auth is not X-Auth)
+    BodyLimitMiddleware          413 for a body over --max-body-size, before reading it
     FlaskHooksMiddleware         translated custom_flask.py hooks (only when loaded)
     ServerErrorMiddleware        FastAPI's own
     user middleware              whatever custom_fastapi.py adds
@@ -28,10 +30,12 @@ from werkzeug.exceptions import NotFound
 
 from .asgi.responses import error_response, werkzeug_response
 from .config import Config
-from .errors import ExtensionError
+from .errors import DrumHTTPError, ExtensionError
 from .extensions import LoadedExtensions, load_extensions
+from .middleware.body_limit import BodyLimitMiddleware
 from .middleware.drum_headers import DrumHeadersMiddleware
 from .middleware.startup_error import StartupErrorMiddleware
+from .middleware.underscore_headers import UnderscoreHeadersMiddleware
 from .model_runtime import DrumRuntime
 from .routes.drum_routes import DrumRoutes
 from .routes.endpoints import build_endpoints
@@ -56,6 +60,8 @@ def outer_layers(runtime: DrumRuntime, extensions: LoadedExtensions) -> list[Mid
             cause=lambda: runtime.startup_error,
             show_stacktrace=runtime.config.show_stacktrace,
         ),
+        Middleware(UnderscoreHeadersMiddleware),
+        Middleware(BodyLimitMiddleware, max_body_size=runtime.config.max_body_size),
         *extensions.middleware,
     ]
 
@@ -78,6 +84,8 @@ class DrumApp(FastAPI):
 
 
 async def _unhandled_error(request: Request, exc: Exception) -> Response:
+    if isinstance(exc, DrumHTTPError):  # e.g. a body over the limit, read by a user route
+        return error_response(exc.message, exc.status_code)
     return error_response(str(exc) or type(exc).__name__, 500)
 
 

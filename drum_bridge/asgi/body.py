@@ -1,13 +1,26 @@
-"""Reading a request body ahead of the app, and handing it on unchanged."""
+"""``ThreadBody``: a request body that blocking code reads in a worker thread, on demand.
+
+WSGI code (Flask hooks) reads the body as a file.  Reading the whole body
+ahead of it would make the server hold a body that nobody may ever read (an
+auth hook answering 401 to a 512 MB upload), so each read here asks the event
+loop for the next chunk from the client, and only then.  What was read is
+kept for whoever comes next (the route), which ``replay`` hands it to.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import io
+import threading
+from collections.abc import Callable
+
 from starlette.types import Message, Receive, Scope
 
-__all__ = ["read_body", "replay_receive"]
+__all__ = ["ThreadBody", "may_have_body"]
 
 
-def _may_have_body(scope: Scope) -> bool:
+def may_have_body(scope: Scope) -> bool:
+    """Whether the request announces a body (a non-zero Content-Length, or chunked)."""
     for name, value in scope["headers"]:
         if name == b"content-length":
             return value.strip() not in (b"0", b"")
@@ -16,29 +29,86 @@ def _may_have_body(scope: Scope) -> bool:
     return False
 
 
-async def read_body(scope: Scope, receive: Receive) -> tuple[bytes, bool]:
-    """The whole body, and whether the client disconnected before it ended."""
-    if not _may_have_body(scope):
-        return b"", False
-    chunks: list[bytes] = []
-    while True:
-        message = await receive()
+class ThreadBody(io.RawIOBase):
+    """The body of one request as a blocking, read-only file for worker threads.
+
+    ``translate`` turns an exception from ``receive`` (a body over the limit) into
+    the one its readers expect (Flask answers an HTTP error as its status).
+    """
+
+    def __init__(
+        self,
+        receive: Receive,
+        loop: asyncio.AbstractEventLoop,
+        *,
+        translate: Callable[[Exception], Exception] = lambda exc: exc,
+    ) -> None:
+        super().__init__()
+        self._receive = receive
+        self._loop = loop
+        self._loop_thread = threading.get_ident()
+        self._translate = translate
+        self._pending = bytearray()
+        self._received: list[bytes] = []
+        self._more = True
+        #: The client went away before the body ended.
+        self.disconnected = False
+        #: Once the route has the body, readers here get its end.
+        self._handed_on = False
+
+    def readable(self) -> bool:
+        return True
+
+    async def _next_message(self) -> Message:
+        return await self._receive()
+
+    def _pull(self) -> bool:
+        """Ask the loop for the next message; False once the body has ended."""
+        if not self._more or self._handed_on:
+            return False
+        if threading.get_ident() == self._loop_thread:
+            raise RuntimeError("The request body is read from a worker thread, not the event loop")
+        try:
+            message = asyncio.run_coroutine_threadsafe(self._next_message(), self._loop).result()
+        except Exception as exc:
+            self._more = False
+            raise self._translate(exc) from exc
         if message["type"] == "http.disconnect":
-            return b"".join(chunks), True
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body", False):
-            return b"".join(chunks), False
+            self._more = False
+            self.disconnected = True
+            return False
+        chunk: bytes = message.get("body", b"")
+        self._more = bool(message.get("more_body", False))
+        self._received.append(chunk)
+        self._pending += chunk
+        return True
 
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        while not self._pending and self._pull():
+            pass
+        size = min(len(buffer), len(self._pending))
+        buffer[:size] = self._pending[:size]
+        del self._pending[:size]
+        return size
 
-def replay_receive(body: bytes, receive: Receive) -> Receive:
-    """A ``receive`` that gives ``body`` once, then the real ``receive`` (for disconnects)."""
-    sent = False
+    def replay(self, receive: Receive) -> Receive:
+        """A ``receive`` for the route: what was read here first, then the rest from ``receive``.
 
-    async def replay() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
+        From now on the route owns the body: reads here see its end.
+        """
+        self._handed_on = True
+        chunks = self._received
+        self._received = []
+        self._pending = bytearray()
+        more = self._more
 
-    return replay
+        if not chunks and not more:
+            chunks.append(b"")  # the body ended here: the route still gets its last message
+
+        async def replayed() -> Message:
+            if chunks:
+                chunk = chunks.pop(0)
+                return {"type": "http.request", "body": chunk, "more_body": bool(chunks) or more}
+            return await receive()
+
+        return replayed

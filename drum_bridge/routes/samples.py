@@ -9,9 +9,10 @@ from __future__ import annotations
 from typing import Any
 
 from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
-from ..errors import UnprocessableEntityError
+from ..errors import DrumHTTPError, UnprocessableEntityError
 from ..model.payload import Payload
 
 __all__ = ["NO_SAMPLES_MESSAGE", "read_payload", "split_content_type"]
@@ -43,7 +44,14 @@ async def read_payload(request: Request) -> Payload:
     """Collect the samples of ``request`` as DRUM does, or raise a 422."""
     mimetype, charset = split_content_type(request.headers.get("content-type", ""))
     if mimetype == "multipart/form-data":
-        form = await request.form()
+        try:
+            form = await request.form()
+        except HTTPException as exc:
+            # Starlette's answer to a malformed multipart body or one past its limits
+            # (1,000 fields, 1,000 files, 1 MB for a field that is not a file).
+            detail = str(exc.detail)
+            message = detail if "multipart" in detail else f"Invalid multipart data: {detail}"
+            raise DrumHTTPError(message, status_code=exc.status_code) from exc
         try:
             upload = form.get("X")
             data = await _read_upload(upload)

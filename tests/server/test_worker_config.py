@@ -32,6 +32,7 @@ def _everything_set(code_dir: Path) -> Config:
         flask_hook_threads=7,
         wsgi_threads=5,
         graceful_timeout=4.5,
+        max_body_size=1234,
         model_metadata={"name": "iris", "inferenceModel": {"classLabels": ["a", "b"]}},
     )
 

@@ -33,7 +33,11 @@ def _header_key(name: bytes) -> str:
     return key
 
 
-def build_environ(scope: Scope, body: bytes) -> dict[str, Any]:
+_NO_BODY = io.BytesIO()
+
+
+def build_environ(scope: Scope, body: io.RawIOBase | None) -> dict[str, Any]:
+    """The environ; ``body`` is read as the request's ``wsgi.input`` (None: it has none)."""
     root_path: str = scope.get("root_path", "")
     path = route_path(scope)
     server = scope.get("server") or ("localhost", 80)
@@ -48,7 +52,9 @@ def build_environ(scope: Scope, body: bytes) -> dict[str, Any]:
         "SERVER_PORT": str(server[1] or 0),
         "wsgi.version": (1, 0),
         "wsgi.url_scheme": scope.get("scheme", "http"),
-        "wsgi.input": io.BytesIO(body),
+        "wsgi.input": _NO_BODY if body is None else io.BufferedReader(body),
+        # The stream ends where the body does, chunked bodies included (werkzeug reads those only then).
+        "wsgi.input_terminated": True,
         "wsgi.errors": sys.stderr,
         "wsgi.multithread": True,
         "wsgi.multiprocess": True,

@@ -10,10 +10,18 @@ For each HTTP request (websockets and lifespan pass through) it decides, before 
   where Flask runs its own hooks, once: its routes, its 404, 405 and 308.
 
 Either way no request reaches a route without passing the hooks.
+
+The body is never read ahead of the hooks: they get it as a file that asks
+the client for the next chunk only when a hook reads it (``ThreadBody``), so
+a hook that answers without reading it (an auth hook refusing a large upload)
+never makes the server read or hold it.  What a hook read reaches the route
+whole.  Reading from the client blocks, so the hooks of a request with a body
+run in a worker thread even in the inline mode.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -21,10 +29,12 @@ from typing import Any, TypeVar
 from flask import Flask
 from starlette.routing import Match, Router
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from werkzeug.exceptions import RequestEntityTooLarge
 
-from ...asgi.body import read_body, replay_receive
+from ...asgi.body import ThreadBody, may_have_body
 from ...asgi.responses import error_response
 from ...asgi.scope import route_path
+from ...errors import PayloadTooLargeError
 from ...thread_pool import ThreadPool
 from .environ import build_environ
 from .internals import FlaskRequestCycle, HeaderList, has_teardown_work
@@ -48,6 +58,13 @@ def router_claims(router: Router, scope: Scope) -> bool:
         alternative = {**scope, "path": path.rstrip("/") if path.endswith("/") else path + "/"}
         return any(route.matches(alternative)[0] is not Match.NONE for route in router.routes)
     return False
+
+
+def _as_http_error(exc: Exception) -> Exception:
+    """A body over the limit, read by a hook, is answered by Flask as an HTTP 413."""
+    if isinstance(exc, PayloadTooLargeError):
+        return RequestEntityTooLarge(exc.message)
+    return exc
 
 
 def _encode_headers(headers: HeaderList) -> list[tuple[bytes, bytes]]:
@@ -78,38 +95,40 @@ class FlaskHooksMiddleware:
         self.after_hooks = any(flask_app.after_request_funcs.values())
         self.pool = pool
 
-    async def _run(self, func: Callable[..., T], *args: Any) -> T:
-        if self.inline:
-            return func(*args)
-        return await self.pool.run(func, *args)
+    async def _inline(self, func: Callable[..., T], *args: Any) -> T:
+        return func(*args)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not router_claims(self.router, scope):
             await self.app(scope, receive, send)
             return
-        body, more = await read_body(scope, receive)
-        if more:
-            # The client went away while sending the body: there is nobody to answer.
-            return
+        body: ThreadBody | None = None
+        if may_have_body(scope):
+            body = ThreadBody(receive, asyncio.get_running_loop(), translate=_as_http_error)
+        run = self._inline if self.inline and body is None else self.pool.run
         cycle = FlaskRequestCycle(self.flask_app, build_environ(scope, body))
         try:
-            answer = await self._run(cycle.begin)
+            answer = await run(cycle.begin)
         except Exception as exc:
             # Flask itself failed (not a hook: those errors are answered by Flask's handlers).
             logger.exception("The legacy Flask app failed to start the request")
-            await self._run(cycle.end, exc)
+            await run(cycle.end, exc)
             await error_response(str(exc), 500)(scope, receive, send)
             return
+        if body is not None and body.disconnected:
+            await run(cycle.end, None)
+            return  # the client went away while a hook read the body: nobody to answer
         if answer is not None:
+            # The unread rest of the body is the server's to discard: nothing holds it here.
             status, headers, content = answer
             await send({"type": "http.response.start", "status": status, "headers": _encode_headers(headers)})
             await send({"type": "http.response.body", "body": content})
             return
-        if body:
-            receive = replay_receive(body, receive)
+        if body is not None:
+            receive = body.replay(receive)
         # Only hooks can ask for after-request work, and they have run: decide once.
         if cycle.needs_after(self.after_hooks):
-            send = self._through_after_hooks(cycle, send)
+            send = self._through_after_hooks(cycle, send, run)
         error: BaseException | None = None
         try:
             await self.app(scope, receive, send)
@@ -119,17 +138,19 @@ class FlaskHooksMiddleware:
         finally:
             # Teardown hooks may block (closing a connection): threads, unless there are none.
             if self.teardown_work:
-                await self._run(cycle.end, error)
+                await run(cycle.end, error)
             else:
                 cycle.end(error)
 
-    def _through_after_hooks(self, cycle: FlaskRequestCycle, send: Send) -> Send:
+    def _through_after_hooks(
+        self, cycle: FlaskRequestCycle, send: Send, run: Callable[..., Any]
+    ) -> Send:
         replaced = False
 
         async def send_through_hooks(message: Message) -> None:
             nonlocal replaced
             if message["type"] == "http.response.start":
-                status, headers, content = await self._run(
+                status, headers, content = await run(
                     cycle.after, message["status"], _decode_headers(message.get("headers", ()))
                 )
                 await send({**message, "status": status, "headers": _encode_headers(headers)})

@@ -6,6 +6,11 @@ would hold one of its threads forever, and a few of them would exhaust the
 pool and stall shutdown.  This mount watches for the disconnect and stops the
 response at its next chunk (closing it, so Flask tears down); at shutdown it
 stops every open response the same way and waits for their threads.
+
+The body is read only as Flask reads it (a2wsgi reads it from the client
+lazily): a hook that answers without reading it never makes the server hold
+it.  Watching for the disconnect begins once the body has ended, or once the
+response has started: from then on, a body the app had not read is discarded.
 """
 
 from __future__ import annotations
@@ -19,8 +24,10 @@ import anyio
 import anyio.to_thread
 from a2wsgi import WSGIMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from werkzeug.exceptions import RequestEntityTooLarge
 
-from ...asgi.body import read_body, replay_receive
+from ...asgi.body import may_have_body
+from ...errors import PayloadTooLargeError
 
 __all__ = ["LegacyFlaskMount"]
 
@@ -77,6 +84,8 @@ class _StoppableResponse:
 def _stoppable(app: WSGIApp, inflight: _Inflight) -> WSGIApp:
     def wsgi(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         stop: threading.Event = environ["asgi.scope"][STOP_KEY]
+        # a2wsgi's body stream ends where the body does: werkzeug then reads chunked bodies too.
+        environ["wsgi.input_terminated"] = True
         inflight.enter()
         try:
             return _StoppableResponse(app(environ, start_response), stop, inflight)
@@ -100,31 +109,56 @@ class LegacyFlaskMount:
         if scope["type"] != "http":
             await self.bridge(scope, receive, send)
             return
-        body, gone = await read_body(scope, receive)
-        if gone:
-            return
         stop = threading.Event()
         scope = {**scope, STOP_KEY: stop}
         released = anyio.Event()
+        watch = anyio.Event()
+        body_open = may_have_body(scope)
+        if not body_open:
+            watch.set()
 
-        async def wait_released() -> Message:
-            await released.wait()
-            return {"type": "http.disconnect"}
+        async def app_receive() -> Message:
+            # a2wsgi reads the body through here, from the WSGI thread, as Flask asks for it.
+            nonlocal body_open
+            if not body_open or watch.is_set():
+                return {"type": "http.request", "body": b"", "more_body": False}
+            try:
+                message = await receive()
+            except PayloadTooLargeError as exc:
+                body_open = False
+                raise RequestEntityTooLarge(exc.message) from exc  # Flask answers its 413
+            if message["type"] == "http.disconnect":
+                stop.set()
+                released.set()
+                body_open = False
+                return {"type": "http.request", "body": b"", "more_body": False}
+            if not message.get("more_body", False):
+                body_open = False
+                watch.set()
+            return message
+
+        async def watched_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                watch.set()
+            await send(message)
 
         async def watch_disconnect() -> None:
-            while True:
-                message = await receive()
+            await watch.wait()
+            while not released.is_set():
+                try:
+                    message = await receive()
+                except PayloadTooLargeError:
+                    return  # an unread body past the limit: the server stops reading it
                 if message["type"] == "http.disconnect":
                     stop.set()
                     released.set()
-                    return
 
         self._open.add(stop)
         try:
             async with anyio.create_task_group() as tasks:
                 tasks.start_soon(watch_disconnect)
                 try:
-                    await self.bridge(scope, replay_receive(body, wait_released), send)
+                    await self.bridge(scope, app_receive, watched_send)
                 finally:
                     stop.set()
                     released.set()
