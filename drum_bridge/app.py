@@ -3,7 +3,7 @@
 The whole stack, outermost first; ``outer_layers`` below declares the first
 five, FastAPI builds the rest::
 
-    DrumHeadersMiddleware        X-Drum-Version and X_Request_ID on every response
+    DrumHeadersMiddleware        X-Drum-Version, X-Drum-Bridge-Version and X_Request_ID on every response
     StartupErrorMiddleware       a failed lifespan start-up reported in one line
     UnderscoreHeadersMiddleware  request headers named with "_" dropped (X_Auth is not X-Auth)
     BodyLimitMiddleware          413 for a body over --max-body-size, before reading it
@@ -54,7 +54,7 @@ def outer_layers(runtime: DrumRuntime, extensions: LoadedExtensions) -> list[Mid
     response, hook answers and 404s included) still get DRUM's headers.
     """
     return [
-        Middleware(DrumHeadersMiddleware, version=__version__),
+        Middleware(DrumHeadersMiddleware),
         Middleware(
             StartupErrorMiddleware,
             cause=lambda: runtime.startup_error,
@@ -85,7 +85,7 @@ class DrumApp(FastAPI):
 
 async def _unhandled_error(request: Request, exc: Exception) -> Response:
     if isinstance(exc, DrumHTTPError):  # e.g. a body over the limit, read by a user route
-        return error_response(exc.message, exc.status_code)
+        return error_response(exc.message, exc.status_code, exc.headers)
     return error_response(str(exc) or type(exc).__name__, 500)
 
 

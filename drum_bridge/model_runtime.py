@@ -1,22 +1,28 @@
 """The per-app runtime: the loaded model (or why it failed) and the pool that runs it.
 
 One ``DrumRuntime`` per app, so two apps can be mounted side by side; what they
-share is the process's: each code dir goes on ``sys.path``, as under DRUM.  ``startup()`` is what a lifespan calls; a host application that
-mounts the app calls it from its own lifespan (mounted apps get no lifespan
-events of their own).
+share is the process's: each code dir goes on ``sys.path``, as under DRUM.
+``startup()`` is what a lifespan calls; a host application that mounts the app
+calls it from its own lifespan (mounted apps get no lifespan events of their
+own).  Model code runs through ``run_model``: bounded in time (504) and in
+queue length (503), and refused once the server drains (503).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 import anyio.to_thread
 
 from .config import Config
+from .errors import GatewayTimeoutError, ServiceUnavailableError
 from .model.predictor import LoadedModel, load_model
 from .process_stats import ProcessStats
-from .thread_pool import ThreadPool
+from .thread_pool import CallTimeoutError, PoolClosedError, PoolFullError, ThreadPool
+
+T = TypeVar("T")
 
 __all__ = ["DrumRuntime"]
 
@@ -26,7 +32,9 @@ logger = logging.getLogger("drum_bridge.runtime")
 class DrumRuntime:
     def __init__(self, config: Config) -> None:
         self.config = config
-        self.executor = ThreadPool(config.model_threads, "drum-model")
+        self.executor = ThreadPool(
+            config.model_threads, "drum-model", max_waiting=config.max_waiting_requests
+        )
         self.stats = ProcessStats()
         self.model: LoadedModel | None = None
         #: With ``with_error_server``: the message every DRUM route answers with 513.
@@ -55,6 +63,34 @@ class DrumRuntime:
                 exc,
                 exc_info=self.config.show_stacktrace,
             )
+
+    async def run_model(self, func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run model code in a model thread (``async def`` code on the loop), bounded.
+
+        503 with ``Retry-After`` when every thread is busy and the queue is full, or
+        when the server drains; 504 past the request timeout (the thread goes on,
+        counted as busy until it returns).
+        """
+        timeout = self.config.request_timeout or None
+        try:
+            return await self.executor.run_until(timeout, func, *args, **kwargs)
+        except PoolFullError as exc:
+            raise ServiceUnavailableError(
+                f"The server is busy: all {self.config.model_threads} model threads are busy and"
+                f" {self.config.max_waiting_requests} requests wait (--max-waiting-requests);"
+                " retry later"
+            ) from exc
+        except PoolClosedError as exc:
+            raise ServiceUnavailableError(f"{exc}; retry on another replica") from exc
+        except CallTimeoutError as exc:
+            raise GatewayTimeoutError(
+                f"The model did not answer within the request timeout of {timeout:g} s"
+                " (DRUM_CLIENT_REQUEST_TIMEOUT / --request-timeout)"
+            ) from exc
+
+    def begin_drain(self) -> int:
+        """Shutdown began: refuse new model calls, answer the queued ones 503; how many."""
+        return self.executor.close("The server is shutting down")
 
     async def shutdown(self) -> None:
         for callback in self.on_shutdown:

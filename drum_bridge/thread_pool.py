@@ -20,6 +20,16 @@ call at once (``PoolFullError``) when every thread is busy and that many calls
 already wait; ``run_until`` releases its caller at a deadline
 (``CallTimeoutError``).  A call still queued then never runs; one already
 running goes on in its thread, and ``busy`` counts it until it returns.
+
+Shutting down has two steps.  ``close()`` (when draining begins) refuses new
+calls and answers the queued ones ``PoolClosedError`` at once; running calls
+go on.  ``shutdown()`` (at the end of the grace period) also releases the
+callers of calls still running, so that nothing on the event loop waits for a
+stuck thread; the threads are daemons and end with the process.
+
+A call that raises ``SystemExit``, ``KeyboardInterrupt`` or ``GeneratorExit``
+does not reach its caller as such (it would stop the server): it is answered
+``CallAbortedError``, with the original as its cause.
 """
 
 from __future__ import annotations
@@ -34,7 +44,7 @@ from typing import Any, TypeVar
 
 from .errors import DrumBridgeError
 
-__all__ = ["CallTimeoutError", "PoolFullError", "ThreadPool"]
+__all__ = ["CallAbortedError", "CallTimeoutError", "PoolClosedError", "PoolFullError", "ThreadPool"]
 
 T = TypeVar("T")
 
@@ -45,6 +55,14 @@ class PoolFullError(DrumBridgeError):
 
 class CallTimeoutError(DrumBridgeError, TimeoutError):
     """The caller of ``run_until`` was released at its deadline before the call returned."""
+
+
+class PoolClosedError(DrumBridgeError):
+    """The pool is closing (the server drains): the call was not run, or not waited for."""
+
+
+class CallAbortedError(DrumBridgeError):
+    """The call raised ``SystemExit``, ``KeyboardInterrupt`` or ``GeneratorExit`` (the cause)."""
 
 
 def _settle(future: asyncio.Future[Any], ok: bool, value: Any) -> None:
@@ -90,6 +108,9 @@ class ThreadPool:
         self._lock = threading.Lock()
         self._waiting = 0
         self._busy = 0
+        #: Calls whose caller has not been answered yet: queued or running.
+        self._unanswered: set[_Call] = set()
+        self._closed: str | None = None
 
     @property
     def waiting(self) -> int:
@@ -122,11 +143,16 @@ class ThreadPool:
                 self._busy += 1
             try:
                 result = (True, call.func())
-            except BaseException as exc:  # handed to the awaiting request, not lost
+            except Exception as exc:  # handed to the awaiting request, not lost
                 result = (False, exc)
+            except BaseException as exc:
+                aborted = CallAbortedError(f"The call raised {type(exc).__name__}: {exc}")
+                aborted.__cause__ = exc
+                result = (False, aborted)
             finally:
                 with lock:
                     self._busy -= 1
+                    self._unanswered.discard(call)
             future = call.future
             try:
                 future.get_loop().call_soon_threadsafe(_settle, future, *result)
@@ -138,6 +164,8 @@ class ThreadPool:
         if len(self._workers) < self.threads:
             self._start()
         with self._lock:
+            if self._closed is not None:
+                raise PoolClosedError(self._closed)
             limit = self.max_waiting
             if limit is not None and self._waiting + self._busy >= self.threads + limit:
                 raise PoolFullError(
@@ -145,6 +173,8 @@ class ThreadPool:
                 )
             self._waiting += 1
         call = _Call(_CallDone(loop=asyncio.get_running_loop()), functools.partial(func, *args, **kwargs))
+        with self._lock:
+            self._unanswered.add(call)
         self._calls.put(call)
         return call
 
@@ -201,9 +231,36 @@ class ThreadPool:
         result: T = call.future.result()
         return result
 
-    def shutdown(self) -> None:
-        """Let the threads go once the calls queued before are done (none is interrupted)."""
+    def close(self, reason: str = "The server is shutting down") -> int:
+        """Refuse new calls and answer the queued ones ``PoolClosedError(reason)``; how many."""
         with self._lock:
+            if self._closed is None:
+                self._closed = reason
+            dropped = [call for call in self._unanswered if call.state == _QUEUED]
+            for call in dropped:
+                call.state = _DROPPED
+                self._waiting -= 1
+                self._unanswered.discard(call)
+        for call in dropped:
+            _answer_closed(call, reason)
+        return len(dropped)
+
+    def shutdown(self) -> None:
+        """Close, release the callers of running calls, and let the threads go after them."""
+        self.close()
+        with self._lock:
+            running = list(self._unanswered)
+            self._unanswered.clear()
             for _ in self._workers:
                 self._calls.put(None)
             self._workers = []
+        for call in running:
+            _answer_closed(call, "The server shut down before the call returned")
+
+
+def _answer_closed(call: _Call, reason: str) -> None:
+    future = call.future
+    try:
+        future.get_loop().call_soon_threadsafe(_settle, future, False, PoolClosedError(reason))
+    except RuntimeError:
+        pass  # the loop is closed: nobody awaits the result any more

@@ -10,7 +10,13 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from drum_bridge.thread_pool import CallTimeoutError, PoolFullError, ThreadPool
+from drum_bridge.thread_pool import (
+    CallAbortedError,
+    CallTimeoutError,
+    PoolClosedError,
+    PoolFullError,
+    ThreadPool,
+)
 
 #: Upper bound for anything the tests wait for; reached only when the pool is broken.
 WAIT_S = 10.0
@@ -154,18 +160,58 @@ async def test_a_cancellation_before_the_call_starts_skips_nothing_later(
 
 
 @pytest.mark.anyio
-async def test_shutdown_lets_queued_calls_finish() -> None:
+async def test_close_answers_queued_calls_at_once_and_lets_running_ones_finish() -> None:
+    pool = ThreadPool(1, "test-close")
+    release = threading.Event()
+    ran: list[int] = []
+    try:
+        running = asyncio.create_task(pool.run(lambda: (release.wait(WAIT_S), ran.append(1))))
+        await _until(lambda: pool.busy == 1)
+        queued = [asyncio.create_task(pool.run(ran.append, n)) for n in (2, 3)]
+        await _until(lambda: pool.waiting == 2)
+        assert pool.close("draining") == 2
+        for task in queued:
+            with pytest.raises(PoolClosedError, match="draining"):
+                await task
+        with pytest.raises(PoolClosedError, match="draining"):
+            await pool.run(ran.append, 4)
+        assert not running.done()
+        release.set()
+        await running
+        await asyncio.sleep(0.05)
+        assert ran == [1] and pool.waiting == 0
+    finally:
+        release.set()
+        pool.shutdown()
+
+
+@pytest.mark.anyio
+async def test_shutdown_releases_the_callers_of_stuck_calls() -> None:
     pool = ThreadPool(1, "test-shutdown")
     release = threading.Event()
-    done: list[int] = []
-    first = asyncio.create_task(pool.run(lambda: (release.wait(WAIT_S), done.append(1))))
-    second = asyncio.create_task(pool.run(done.append, 2))
-    for _ in range(20):
-        await asyncio.sleep(0)
+    finished = threading.Event()
+    stuck = asyncio.create_task(pool.run(lambda: (release.wait(WAIT_S), finished.set())))
+    await _until(lambda: pool.busy == 1)
     pool.shutdown()
+    with pytest.raises(PoolClosedError, match="shut down before the call returned"):
+        await stuck
+    assert not finished.is_set()  # the thread goes on; nothing on the loop waits for it
     release.set()
-    await asyncio.gather(first, second)
-    assert done == [1, 2]
+    await _until(finished.is_set)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("exit_exception", [SystemExit(3), KeyboardInterrupt(), GeneratorExit()])
+async def test_exits_raised_by_a_call_are_answered_as_errors(
+    pool: ThreadPool, exit_exception: BaseException
+) -> None:
+    def exits() -> None:
+        raise exit_exception
+
+    with pytest.raises(CallAbortedError, match=f"The call raised {type(exit_exception).__name__}") as caught:
+        await pool.run(exits)
+    assert caught.value.__cause__ is exit_exception
+    assert await pool.run(lambda: "still serving") == "still serving"
 
 
 @pytest.mark.anyio

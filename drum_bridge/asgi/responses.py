@@ -22,9 +22,11 @@ def json_response(
     return Response(orjson.dumps(content), status_code=status_code, headers=headers, media_type=JSON)
 
 
-def error_response(message: str, status_code: int) -> Response:
+def error_response(
+    message: str, status_code: int, headers: dict[str, str] | None = None
+) -> Response:
     """DRUM's error body: ``{"message": "ERROR: <message>"}``."""
-    return json_response({"message": f"ERROR: {message}"}, status_code)
+    return json_response({"message": f"ERROR: {message}"}, status_code, headers=headers)
 
 
 def werkzeug_response(exc: WerkzeugHTTPException) -> Response:

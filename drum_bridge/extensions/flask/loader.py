@@ -40,7 +40,8 @@ def load_flask_extension(config: Config, path: Path, *, router: Router) -> Loade
     mount = LegacyFlaskMount(flask_app.wsgi_app, threads=config.wsgi_threads)
 
     async def close_mount() -> None:
-        await mount.aclose(config.graceful_timeout)
+        # At lifespan shutdown the grace period is over: streams get a second to notice.
+        await mount.aclose(min(1.0, config.graceful_timeout))
 
     async def close_hook_pool() -> None:
         hook_pool.shutdown()
