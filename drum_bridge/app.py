@@ -5,7 +5,7 @@ five, FastAPI builds the rest::
 
     DrumHeadersMiddleware        X-Drum-Version, X-Drum-Bridge-Version and X_Request_ID on every response
     StartupErrorMiddleware       a failed lifespan start-up reported in one line
-    UnderscoreHeadersMiddleware  request headers named with "_" dropped (X_Auth is not X-Auth)
+    RequestHeadersMiddleware     431 past --max-header-size; headers named with "_" dropped
     BodyLimitMiddleware          413 for a body over --max-body-size, before reading it
     FlaskHooksMiddleware         translated custom_flask.py hooks (only when loaded)
     ServerErrorMiddleware        FastAPI's own
@@ -29,13 +29,14 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from werkzeug.exceptions import NotFound
 
 from .asgi.responses import error_response, werkzeug_response
+from .compat.provide import provide_datarobot_drum
 from .config import Config
 from .errors import DrumHTTPError, ExtensionError
 from .extensions import LoadedExtensions, load_extensions
 from .middleware.body_limit import BodyLimitMiddleware
 from .middleware.drum_headers import DrumHeadersMiddleware
+from .middleware.request_headers import RequestHeadersMiddleware
 from .middleware.startup_error import StartupErrorMiddleware
-from .middleware.underscore_headers import UnderscoreHeadersMiddleware
 from .model_runtime import DrumRuntime
 from .routes.drum_routes import DrumRoutes
 from .routes.endpoints import build_endpoints
@@ -60,7 +61,7 @@ def outer_layers(runtime: DrumRuntime, extensions: LoadedExtensions) -> list[Mid
             cause=lambda: runtime.startup_error,
             show_stacktrace=runtime.config.show_stacktrace,
         ),
-        Middleware(UnderscoreHeadersMiddleware),
+        Middleware(RequestHeadersMiddleware, max_header_size=runtime.config.max_header_size),
         Middleware(BodyLimitMiddleware, max_body_size=runtime.config.max_body_size),
         *extensions.middleware,
     ]
@@ -98,6 +99,8 @@ def create_app(config: Config) -> DrumApp:
 
     The model itself loads in the lifespan (``app.drum_runtime.startup()``).
     """
+    # Extension files may import datarobot_drum too, and they load before the model.
+    provide_datarobot_drum()
     runtime = DrumRuntime(config)
 
     @asynccontextmanager

@@ -17,58 +17,38 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from .config import Config, TargetType
+from .compat.datarobot_api import check_datarobot_api_access
+from .compat.drum_settings import DRUM_SETTINGS, Fate, check_drum_settings, refused_flags
+from .config import Config
 from .config.runtime_parameters import runtime_params_env
 from .config.sources import config_from_args, merge_env
 from .errors import ConfigError, DrumBridgeError
+from .model.deployment_output import check_deployment_target, read_deployment_config
 from .server import serve
 from .server.logging_config import LOG_LEVELS, logging_config
-from .version import __version__
+from .version import DRUM_VERSION, __version__
 
-__all__ = ["main", "build_parser", "CLI_ONLY_FLAGS", "REFUSED_FLAGS"]
+__all__ = ["main", "build_parser", "CLI_ONLY_FLAGS", "INERT_FLAGS", "REFUSED_FLAGS"]
 
 logger = logging.getLogger("drum_bridge.cli")
 
 SUBCOMMANDS = ("score", "fit", "perf-test", "validation", "server", "new", "push")
+#: DRUM's ``--target-type`` choices in its order; every one is a ``TargetType`` served here.
 ALL_TARGET_TYPES = (
     "binary", "regression", "anomaly", "unstructured", "multiclass", "transform",
     "textgeneration", "geopoint", "vectordatabase", "agenticworkflow", "multilabel",
 )
-_LATER = "is not supported by drum-bridge yet (MLOps monitoring and DataRobot API access come in a later release)"
-_NOT_HERE = "does not apply to drum-bridge"
-#: Flags accepted by DRUM that stop drum-bridge, with the reason.
-REFUSED_FLAGS: dict[str, str] = {
-    "docker": f"{_NOT_HERE}: it serves in this process; build your image with `pip install drum-bridge`",
-    "skip_deps_install": f"{_NOT_HERE}: it goes with --docker",
-    "memory": f"{_NOT_HERE}: it goes with --docker; limit memory in your orchestrator",
-    "show_perf": f"{_NOT_HERE}: /stats/ reports memory; time the server with the load scripts in benchmarks/",
-    "gpu_predictor": f"{_NOT_HERE}: GPU predictors (Triton, NIM, vLLM) are served by real DRUM",
-    "sidecar": f"{_NOT_HERE}: sidecar mode is served by real DRUM",
-    "triton_host": f"{_NOT_HERE}: GPU predictors are served by real DRUM",
-    "triton_http_port": f"{_NOT_HERE}: GPU predictors are served by real DRUM",
-    "triton_grpc_port": f"{_NOT_HERE}: GPU predictors are served by real DRUM",
-    "query": f"{_NOT_HERE}: it simulates a request for `drum score`; send the query to /predictUnstructured/",
-    "content_type": f"{_NOT_HERE}: it simulates a request for `drum score`; send the Content-Type header",
-    "monitor": _LATER,
-    "monitor_embedded": _LATER,
-    "deployment_id": _LATER,
-    "model_id": _LATER,
-    "monitor_settings": _LATER,
-    "allow_dr_api_access": _LATER,
-    "webserver": _LATER,
-    "api_token": _LATER,
-    "deployment_config": "is not supported by drum-bridge yet (the DataRobot PPS response format comes in a later release)",
-    "user_secrets_mount_path": "is not supported by drum-bridge yet (user secrets come in a later release)",
-    "user_secrets_prefix": "is not supported by drum-bridge yet (user secrets come in a later release)",
-    "lazy_loading_file": "is not supported by drum-bridge yet (lazy loading comes in a later release)",
-}
+#: Flags accepted by DRUM that stop drum-bridge, with the reason (from ``compat.drum_settings``).
+REFUSED_FLAGS: dict[str, str] = refused_flags()
+#: Flags accepted and, as in DRUM without MLOps monitoring, without effect (a line is logged).
+INERT_FLAGS = frozenset(
+    setting.dest for setting in DRUM_SETTINGS if setting.fate is Fate.INERT and setting.dest
+)
 #: Flags that shape the process rather than the app, so they have no Config field.
 CLI_ONLY_FLAGS = frozenset({
     "address", "class_labels_file", "logging_level", "verbose", "runtime_params_file",
-    "production", "language",
+    "language",
 })
-#: Target types real DRUM knows that drum-bridge does not serve.
-UNSERVED_TARGET_TYPES = frozenset(ALL_TARGET_TYPES) - {t.value for t in TargetType}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -102,14 +82,23 @@ def _server_arguments(parser: argparse.ArgumentParser) -> None:
     add("--monitor-embedded", action="store_true", help=argparse.SUPPRESS)
     for name in ("--deployment-id", "--model-id", "--monitor-settings"):
         add(name, help=argparse.SUPPRESS)
-    add("--allow-dr-api-access", action="store_true", help=argparse.SUPPRESS)
-    for name in ("--webserver", "--api-token", "--triton-host", "--triton-http-port", "--triton-grpc-port"):
+    add("--allow-dr-api-access", action="store_true",
+        help="Configure the datarobot client for model code; needs --webserver, --api-token and"
+             " `pip install datarobot` (env ALLOW_DR_API_ACCESS_FOR_ALL_CUSTOM_MODELS)")
+    add("--webserver", help="DataRobot's URL, for --allow-dr-api-access (env EXTERNAL_WEB_SERVER_URL)")
+    add("--api-token", help="DataRobot API token, for --allow-dr-api-access (env API_TOKEN)")
+    for name in ("--triton-host", "--triton-http-port", "--triton-grpc-port"):
         add(name, help=argparse.SUPPRESS)
     add("--gpu-predictor", choices=("triton", "nim", "vllm"), help=argparse.SUPPRESS)
     add("--sidecar", action="store_true", help=argparse.SUPPRESS)
     add("--target-type", choices=ALL_TARGET_TYPES, help="Target type (env TARGET_TYPE)")
-    for name in ("--query", "--content-type", "--deployment-config", "--user-secrets-mount-path",
-                 "--user-secrets-prefix", "--lazy-loading-file"):
+    add("--deployment-config",
+        help="Deployment config JSON: /predict/ answers in DataRobot's prediction server shape (env DEPLOYMENT_CONFIG)")
+    add("--user-secrets-mount-path",
+        help="Folder of a custom task's secrets, one JSON file each (env USER_SECRETS_MOUNT_PATH)")
+    add("--user-secrets-prefix",
+        help="Read a custom task's secrets from the <PREFIX>_<NAME> variables (env USER_SECRETS_PREFIX)")
+    for name in ("--query", "--content-type", "--lazy-loading-file"):
         add(name, help=argparse.SUPPRESS)
     add("--runtime-params-file", help="YAML file of runtime parameter values (env RUNTIME_PARAMS_FILE)")
     bridge = parser.add_argument_group("drum-bridge settings")
@@ -125,6 +114,34 @@ def _server_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"Threads serving custom_flask.py routes at once (env DRUM_BRIDGE_WSGI_THREADS; default {Config.wsgi_threads})")
     bridge.add_argument("--graceful-timeout", type=float,
                         help=f"Seconds SIGTERM waits for requests in flight (env DRUM_BRIDGE_GRACEFUL_TIMEOUT; default {Config.graceful_timeout:g})")
+    bridge.add_argument("--max-body-size", type=_non_negative_int, metavar="BYTES",
+                        help=f"Largest request body, answered 413 past it; 0: no limit (env DRUM_BRIDGE_MAX_BODY_SIZE; default {Config.max_body_size})")
+    bridge.add_argument("--max-header-size", type=_non_negative_int, metavar="BYTES",
+                        help=f"Largest request headers, all together, answered 431 past it; 0: no limit (env DRUM_BRIDGE_MAX_HEADER_SIZE; default {Config.max_header_size})")
+    bridge.add_argument("--request-timeout", type=_non_negative_float, metavar="SECONDS",
+                        help=f"Seconds model code may take for a request, answered 504 past it; 0: no limit (runtime parameter DRUM_CLIENT_REQUEST_TIMEOUT, env DRUM_BRIDGE_REQUEST_TIMEOUT; default {Config.request_timeout:g})")
+    bridge.add_argument("--max-waiting-requests", type=_non_negative_int, metavar="N",
+                        help=f"Requests that may wait for a busy model thread, answered 503 past it (env DRUM_BRIDGE_MAX_WAITING_REQUESTS; default {Config.max_waiting_requests})")
+
+
+def _non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid number: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be 0 or more")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid int value: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be 0 or more")
+    return value
 
 
 def _positive_int(text: str) -> int:
@@ -143,7 +160,10 @@ COMMAND_NAMES = ("drum", "drum-bridge")
 
 def build_parser(prog: str = "drum") -> argparse.ArgumentParser:
     parser = _Parser(prog=prog, description="drum-bridge: DataRobot's `drum server` on FastAPI and uvicorn")
-    parser.add_argument("--version", action="version", version=f"drum-bridge {__version__}")
+    parser.add_argument(
+        "--version", action="version",
+        version=f"drum-bridge {__version__} (drum server of datarobot-drum {DRUM_VERSION})",
+    )
     commands = parser.add_subparsers(dest="command", metavar="{server}")
     server = commands.add_parser("server", help="serve the model via REST APIs")
     _server_arguments(server)
@@ -156,8 +176,15 @@ def _refuse(args: argparse.Namespace) -> None:
             raise ConfigError(f"--{dest.replace('_', '-')} {reason}")
     if args.language not in (None, "python"):
         raise ConfigError(f"--language {args.language}: drum-bridge serves Python models only")
-    if args.target_type in UNSERVED_TARGET_TYPES:
-        raise ConfigError(f"--target-type {args.target_type} is not served by drum-bridge")
+
+
+def _check_model_settings(config: Config) -> None:
+    """What the model's settings need, checked before serving (each worker reads them again)."""
+    if config.allow_dr_api_access:
+        check_datarobot_api_access(config.webserver, config.api_token)
+    if config.deployment_config is not None:
+        target = read_deployment_config(config.deployment_config)
+        check_deployment_target(target, config.target_type, config.labels)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -179,12 +206,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.config.dictConfig(logging_config(level))
     try:
         _refuse(args)
-        if args.production:
-            logger.warning("--production is deprecated and has no effect here; use --max-workers N")
         params_file = merge_env(args, os.environ).runtime_params_file
         if params_file:
             os.environ.update(runtime_params_env(Path(params_file)))
+        for note in check_drum_settings(args, os.environ):
+            logger.warning("%s", note)
         config = config_from_args(args)
+        _check_model_settings(config)
     except ConfigError as exc:
         print(f"drum: error: {exc}", file=sys.stderr)
         return 2

@@ -14,6 +14,9 @@ __all__ = [
     "ExtensionError",
     "DrumHTTPError",
     "UnprocessableEntityError",
+    "PayloadTooLargeError",
+    "ServiceUnavailableError",
+    "GatewayTimeoutError",
     "PredictionError",
     "CustomHTTPError",
     "is_user_http_error",
@@ -44,6 +47,8 @@ class DrumHTTPError(DrumBridgeError):
     def __init__(self, message: str, *, status_code: int | None = None) -> None:
         super().__init__(message)
         self.message = message
+        #: Response headers to send with it (``Retry-After``).
+        self.headers: dict[str, str] = {}
         if status_code is not None:
             self.status_code = status_code
 
@@ -52,6 +57,28 @@ class UnprocessableEntityError(DrumHTTPError):
     """The payload or the endpoint does not fit the model (DRUM answers 422)."""
 
     status_code = 422
+
+
+class PayloadTooLargeError(DrumHTTPError):
+    """The request body is larger than the body limit (``--max-body-size``): 413."""
+
+    status_code = 413
+
+
+class ServiceUnavailableError(DrumHTTPError):
+    """Every model thread is busy and the queue is full, or the server drains: 503."""
+
+    status_code = 503
+
+    def __init__(self, message: str, *, retry_after_s: int = 1) -> None:
+        super().__init__(message)
+        self.headers = {"Retry-After": str(retry_after_s)}
+
+
+class GatewayTimeoutError(DrumHTTPError):
+    """Model code ran past the request timeout: 504."""
+
+    status_code = 504
 
 
 class PredictionError(DrumHTTPError):

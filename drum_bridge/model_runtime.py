@@ -88,6 +88,18 @@ class DrumRuntime:
                 " (DRUM_CLIENT_REQUEST_TIMEOUT / --request-timeout)"
             ) from exc
 
+    async def continue_model(self, func: Callable[..., T], *args: Any) -> T:
+        """A further step of a request already served (a stream's next chunk): as
+        ``run_model`` but never refused, so that it can finish while the server drains."""
+        timeout = self.config.request_timeout or None
+        try:
+            return await self.executor.continue_until(timeout, func, *args)
+        except CallTimeoutError as exc:
+            raise GatewayTimeoutError(
+                f"The model did not answer within the request timeout of {timeout:g} s"
+                " (DRUM_CLIENT_REQUEST_TIMEOUT / --request-timeout)"
+            ) from exc
+
     def begin_drain(self) -> int:
         """Shutdown began: refuse new model calls, answer the queued ones 503; how many."""
         return self.executor.close("The server is shutting down")

@@ -89,12 +89,14 @@ _QUEUED, _RUNNING, _DROPPED = 0, 1, 2
 
 
 class _Call:
-    __slots__ = ("future", "func", "state")
+    __slots__ = ("future", "func", "state", "admitted")
 
-    def __init__(self, future: asyncio.Future[Any], func: Callable[[], Any]) -> None:
+    def __init__(self, future: asyncio.Future[Any], func: Callable[[], Any], admitted: bool) -> None:
         self.future = future
         self.func = func
         self.state = _QUEUED
+        #: A further step of admitted work: closing the pool does not refuse it.
+        self.admitted = admitted
 
 
 class ThreadPool:
@@ -160,19 +162,24 @@ class ThreadPool:
                 pass  # the loop is closed: nobody awaits the result any more
             del call, future, result
 
-    def _submit(self, func: Callable[..., Any], args: Any, kwargs: Any) -> _Call:
+    def _submit(
+        self, func: Callable[..., Any], args: Any, kwargs: Any, *, admitted: bool = False
+    ) -> _Call:
         if len(self._workers) < self.threads:
             self._start()
         with self._lock:
-            if self._closed is not None:
+            if self._closed is not None and not admitted:
                 raise PoolClosedError(self._closed)
             limit = self.max_waiting
-            if limit is not None and self._waiting + self._busy >= self.threads + limit:
+            full = limit is not None and self._waiting + self._busy >= self.threads + limit
+            if full and not admitted:
                 raise PoolFullError(
                     f"All {self.threads} {self.name} threads are busy and {limit} calls wait"
                 )
             self._waiting += 1
-        call = _Call(_CallDone(loop=asyncio.get_running_loop()), functools.partial(func, *args, **kwargs))
+        call = _Call(
+            _CallDone(loop=asyncio.get_running_loop()), functools.partial(func, *args, **kwargs), admitted
+        )
         with self._lock:
             self._unanswered.add(call)
         self._calls.put(call)
@@ -204,7 +211,22 @@ class ThreadPool:
                 if loop.time() < deadline_at:
                     raise  # the coroutine's own timeout, not ours
                 raise CallTimeoutError(f"The call did not return within {timeout:g} s") from exc
-        call = self._submit(func, args, kwargs)
+        return await self._until(loop, timeout, self._submit(func, args, kwargs))  # type: ignore[no-any-return]
+
+    async def continue_until(self, timeout: float | None, func: Callable[..., T], *args: Any) -> T:
+        """``run_until`` for a further step of work already admitted (the next chunk of a
+        stream): neither the queue bound nor a closed pool refuses it, so that a response
+        in flight can finish while the server drains."""
+        if inspect.iscoroutinefunction(func):
+            return await self.run_until(timeout, func, *args)  # type: ignore[arg-type]
+        call = self._submit(func, args, {}, admitted=True)
+        if timeout is None:
+            result: T = await call.future
+            return result
+        return await self._until(asyncio.get_running_loop(), timeout, call)  # type: ignore[no-any-return]
+
+    async def _until(self, loop: asyncio.AbstractEventLoop, timeout: float, call: _Call) -> Any:
+        """Wait for ``call`` up to ``timeout`` seconds (see ``run_until``)."""
         released: asyncio.Future[None] = _CallDone(loop=loop)
 
         def on_done(future: asyncio.Future[Any]) -> None:
@@ -228,15 +250,14 @@ class ThreadPool:
             deadline.cancel()
         if not call.future.done():
             raise CallTimeoutError(f"The call did not return within {timeout:g} s")
-        result: T = call.future.result()
-        return result
+        return call.future.result()
 
     def close(self, reason: str = "The server is shutting down") -> int:
         """Refuse new calls and answer the queued ones ``PoolClosedError(reason)``; how many."""
         with self._lock:
             if self._closed is None:
                 self._closed = reason
-            dropped = [call for call in self._unanswered if call.state == _QUEUED]
+            dropped = [c for c in self._unanswered if c.state == _QUEUED and not c.admitted]
             for call in dropped:
                 call.state = _DROPPED
                 self._waiting -= 1

@@ -14,8 +14,8 @@ from drum_bridge import Config, TargetType, create_app
 from drum_bridge.extensions.flask.hooks_middleware import FlaskHooksMiddleware
 from drum_bridge.middleware.body_limit import BodyLimitMiddleware
 from drum_bridge.middleware.drum_headers import DrumHeadersMiddleware
+from drum_bridge.middleware.request_headers import RequestHeadersMiddleware
 from drum_bridge.middleware.startup_error import StartupErrorMiddleware
-from drum_bridge.middleware.underscore_headers import UnderscoreHeadersMiddleware
 
 USER_MIDDLEWARE = """
 class UserMiddleware:
@@ -55,7 +55,7 @@ def test_the_stack_order_with_both_extensions(tmp_path: Path) -> None:
     chain = _chain(create_app(Config(code_dir=code_dir, target_type=TargetType.REGRESSION,
                                      load_all_extensions=True)))
 
-    ours = [DrumHeadersMiddleware, StartupErrorMiddleware, UnderscoreHeadersMiddleware,
+    ours = [DrumHeadersMiddleware, StartupErrorMiddleware, RequestHeadersMiddleware,
             BodyLimitMiddleware, FlaskHooksMiddleware, ServerErrorMiddleware]
     assert chain[: len(ours)] == [cls.__name__ for cls in ours]
     # FastAPI's own layers between these may change with its releases; the order of these does not.
@@ -67,6 +67,6 @@ def test_without_custom_flask_there_is_no_hooks_layer(tmp_path: Path) -> None:
     chain = _chain(create_app(Config(code_dir=_model_dir(tmp_path), target_type=TargetType.REGRESSION)))
 
     assert chain[:5] == [DrumHeadersMiddleware.__name__, StartupErrorMiddleware.__name__,
-                         UnderscoreHeadersMiddleware.__name__, BodyLimitMiddleware.__name__,
+                         RequestHeadersMiddleware.__name__, BodyLimitMiddleware.__name__,
                          ServerErrorMiddleware.__name__]
     assert FlaskHooksMiddleware.__name__ not in chain

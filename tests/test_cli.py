@@ -20,7 +20,9 @@ import pytest
 from support.app import ADDRESS, gather, parse_server_args
 
 from drum_bridge import Config, ServerType, TargetType, cli
-from drum_bridge.cli import CLI_ONLY_FLAGS, REFUSED_FLAGS, build_parser
+from drum_bridge.cli import CLI_ONLY_FLAGS, INERT_FLAGS, REFUSED_FLAGS, build_parser
+from drum_bridge.compat.drum_settings import DRUM_SETTINGS as CATALOGUE
+from drum_bridge.compat.drum_settings import DrumSetting, Fate
 from drum_bridge.config.sources import BOOL_ENV_FLAGS, ENV_FLAGS
 
 #: Every option of DRUM 1.18.1's ``drum server --help`` (in help order), with a value
@@ -110,7 +112,7 @@ def test_every_drum_choice_is_accepted(flag: str, choice: str) -> None:
 
 def test_every_flag_maps_to_a_config_field_or_is_listed() -> None:
     config_fields = {field.name for field in fields(Config)}
-    unmapped = _server_dests() - config_fields - CLI_ONLY_FLAGS - set(REFUSED_FLAGS)
+    unmapped = _server_dests() - config_fields - CLI_ONLY_FLAGS - set(REFUSED_FLAGS) - INERT_FLAGS
     assert unmapped == set()
 
 
@@ -131,6 +133,16 @@ FLAG_TO_FIELD: list[tuple[tuple[str, ...], str, Any]] = [
     (("--flask-hook-threads", "3"), "flask_hook_threads", 3),
     (("--wsgi-threads", "5"), "wsgi_threads", 5),
     (("--graceful-timeout", "7.5"), "graceful_timeout", 7.5),
+    (("--deployment-config", "/models/pps.json"), "deployment_config", Path("/models/pps.json")),
+    (("--user-secrets-mount-path", "/secrets"), "user_secrets_mount_path", Path("/secrets")),
+    (("--user-secrets-prefix", "SECRET"), "user_secrets_prefix", "SECRET"),
+    (("--allow-dr-api-access",), "allow_dr_api_access", True),
+    (("--webserver", "https://app.datarobot.com"), "webserver", "https://app.datarobot.com"),
+    (("--api-token", "token"), "api_token", "token"),
+    (("--max-body-size", "0"), "max_body_size", 0),
+    (("--max-header-size", "0"), "max_header_size", 0),
+    (("--request-timeout", "2.5"), "request_timeout", 2.5),
+    (("--max-waiting-requests", "0"), "max_waiting_requests", 0),
 ]
 
 
@@ -151,7 +163,9 @@ def test_flag_to_field_table_covers_every_mapped_flag() -> None:
 # --- main() ---------------------------------------------------------------------------
 
 
-DRUM_SETTINGS = {*ENV_FLAGS, *BOOL_ENV_FLAGS, "URL_PREFIX", "DRUM_SERVER_TYPE"}
+DRUM_SETTINGS = {
+    *ENV_FLAGS, *BOOL_ENV_FLAGS, *(name for s in CATALOGUE for name in s.env_names),
+}
 
 
 def _is_drum_setting(name: str) -> bool:
@@ -162,8 +176,9 @@ def _is_drum_setting(name: str) -> bool:
 class MainResult:
     exit_code: int
     stderr: str
-    #: What main() would have served.
+    #: What main() would have served, and at which logging level.
     config: Config | None
+    level: str | None = None
 
 
 @pytest.fixture
@@ -176,12 +191,13 @@ def run_main(
     environ = {name: value for name, value in os.environ.items() if not _is_drum_setting(name)}
     monkeypatch.setattr(os, "environ", environ)
     monkeypatch.setattr(logging.config, "dictConfig", lambda config: None)
-    served: list[Config] = []
-    monkeypatch.setattr(cli, "serve", lambda config, level: served.append(config))
+    served: list[tuple[Config, str]] = []
+    monkeypatch.setattr(cli, "serve", lambda config, level: served.append((config, level)))
 
     def run(*argv: str) -> MainResult:
         exit_code = cli.main(list(argv))
-        return MainResult(exit_code, capsys.readouterr().err, served[-1] if served else None)
+        config, level = served[-1] if served else (None, None)
+        return MainResult(exit_code, capsys.readouterr().err, config, level)
 
     return run
 
@@ -212,7 +228,6 @@ def test_refused_flag_stops_main_naming_the_flag(
     ("argv", "named"),
     [
         pytest.param(("--language", "r"), "--language", id="language-r"),
-        pytest.param(("--target-type", "geopoint"), "geopoint", id="unserved-target-type"),
     ],
 )
 def test_main_refuses_what_it_cannot_serve(
@@ -302,6 +317,219 @@ def test_no_subcommand_prints_help_and_exits_1_as_drum(run_main: Callable[..., M
 
     assert (result.exit_code, result.config) == (1, None)
     assert "server" in result.stderr
+
+
+# --- every DRUM setting: works, has no effect (said so), or is refused -----------------------
+
+#: What DRUM 1.18.1 reads for `drum server`: its ArgumentOptionsEnvVars (mapped to flags),
+#: the environment defaults of its flags, and the environment-only settings.
+DRUM_ENV_VARS = {
+    "TARGET_TYPE", "CODE_DIR", "NEGATIVE_CLASS_LABEL", "POSITIVE_CLASS_LABEL", "CLASS_LABELS_FILE",
+    "CLASS_LABELS", "ADDRESS", "MAX_WORKERS", "DEPLOYMENT_CONFIG", "USER_SECRETS_PREFIX",
+    "USER_SECRETS_MOUNT_PATH", "WITH_ERROR_SERVER", "SHOW_STACKTRACE", "PRODUCTION", "MONITOR",
+    "MLOPS_REPORTING_FROM_UNSTRUCTURED_MODELS", "SKIP_PREDICT",
+    "ALLOW_DR_API_ACCESS_FOR_ALL_CUSTOM_MODELS", "RUNTIME_PARAMS_FILE", "LAZY_LOADING_FILE",
+    "DEPLOYMENT_ID", "MLOPS_DEPLOYMENT_ID", "MODEL_ID", "MLOPS_MODEL_ID", "MONITOR_SETTINGS",
+    "EXTERNAL_WEB_SERVER_URL", "API_TOKEN", "TRITON_HOST", "TRITON_HTTP_PORT", "TRITON_GRPC_PORT",
+    "URL_PREFIX", "TARGET_NAME", "DRUM_SERVER_TYPE", "MLOPS_LAZY_LOADING_DATA",
+    "OTEL_EXPORTER_OTLP_ENDPOINT",
+}
+#: The runtime parameters DRUM 1.18.1 reads as settings of its server.
+DRUM_RUNTIME_PARAMS = {
+    "DRUM_SERVER_TYPE", "CUSTOM_MODEL_WORKERS", "DRUM_CLIENT_REQUEST_TIMEOUT", "OTEL_SDK_DISABLED",
+    "DRUM_WEBSERVER_BACKLOG", "DRUM_WORKER_CONNECTIONS", "DRUM_GUNICORN_WORKER_CLASS",
+    "DRUM_GUNICORN_MAX_REQUESTS", "DRUM_GUNICORN_MAX_REQUESTS_JITTER",
+    "DRUM_GUNICORN_GRACEFUL_TIMEOUT", "DRUM_GUNICORN_KEEP_ALIVE",
+    "DRUM_GUNICORN_FIRST_BYTE_TIMEOUT", "DRUM_GUNICORN_LOG_LEVEL",
+    "NIM_DIRECT_ACCESS_REQUEST_TIMEOUT",
+}
+TARGET = ("--target-type", "regression")
+BINARY = ("--target-type", "binary")
+PAIR = ("--positive-class-label", "y", "--negative-class-label", "n")
+MULTI = ("--target-type", "multiclass")
+PARAM = "MLOPS_RUNTIME_PARAM_"
+
+
+def _param(payload: Any) -> str:
+    return json.dumps({"type": "string", "payload": payload})
+
+
+#: For each way to give a setting that works: the arguments after `server` (without
+#: --code-dir and --address, which are added unless the way gives them), the environment,
+#: and what the served Config (and logging level) must then show.
+Check = Callable[[MainResult, Path], bool]
+WORKS: dict[str, tuple[tuple[str, ...], dict[str, str], Check]] = {
+    "--code-dir": (TARGET, {}, lambda r, t: r.config is not None and r.config.code_dir == t / "model"),
+    "CODE_DIR": (TARGET, {"CODE_DIR": "{model}"}, lambda r, t: r.config is not None and r.config.code_dir == t / "model"),
+    "--verbose": ((*TARGET, "--verbose"), {}, lambda r, t: r.level == "DEBUG"),
+    "--logging-level": ((*TARGET, "--logging-level", "error"), {}, lambda r, t: r.level == "ERROR"),
+    "--positive-class-label": ((*BINARY, *PAIR), {}, lambda r, t: r.config is not None and r.config.labels == ("y", "n")),
+    "--negative-class-label": ((*BINARY, *PAIR), {}, lambda r, t: r.config is not None and r.config.negative_class_label == "n"),
+    "POSITIVE_CLASS_LABEL": (BINARY, {"POSITIVE_CLASS_LABEL": "y", "NEGATIVE_CLASS_LABEL": "n"}, lambda r, t: r.config is not None and r.config.labels == ("y", "n")),
+    "NEGATIVE_CLASS_LABEL": (BINARY, {"POSITIVE_CLASS_LABEL": "y", "NEGATIVE_CLASS_LABEL": "n"}, lambda r, t: r.config is not None and r.config.negative_class_label == "n"),
+    "--class-labels": ((*MULTI, "--class-labels", "a", "b"), {}, lambda r, t: r.config is not None and r.config.labels == ("a", "b")),
+    "CLASS_LABELS": (MULTI, {"CLASS_LABELS": "a b"}, lambda r, t: r.config is not None and r.config.labels == ("a", "b")),
+    "--class-labels-file": ((*MULTI, "--class-labels-file", "{tmp}/labels.txt"), {}, lambda r, t: r.config is not None and r.config.labels == ("a", "b")),
+    "CLASS_LABELS_FILE": (MULTI, {"CLASS_LABELS_FILE": "{tmp}/labels.txt"}, lambda r, t: r.config is not None and r.config.labels == ("a", "b")),
+    "--address": (TARGET, {}, lambda r, t: r.config is not None and (r.config.host, r.config.port) == ("127.0.0.1", 8080)),
+    "ADDRESS": (TARGET, {"ADDRESS": "0.0.0.0:9000"}, lambda r, t: r.config is not None and r.config.port == 9000),
+    "--max-workers": ((*TARGET, "--max-workers", "3"), {}, lambda r, t: r.config is not None and r.config.max_workers == 3),
+    "MAX_WORKERS": (TARGET, {"MAX_WORKERS": "3"}, lambda r, t: r.config is not None and r.config.max_workers == 3),
+    "--with-error-server": ((*TARGET, "--with-error-server"), {}, lambda r, t: r.config is not None and r.config.with_error_server),
+    "WITH_ERROR_SERVER": (TARGET, {"WITH_ERROR_SERVER": "1"}, lambda r, t: r.config is not None and r.config.with_error_server),
+    "--language": ((*TARGET, "--language", "python"), {}, lambda r, t: r.config is not None),
+    "--show-stacktrace": ((*TARGET, "--show-stacktrace"), {}, lambda r, t: r.config is not None and r.config.show_stacktrace),
+    "SHOW_STACKTRACE": (TARGET, {"SHOW_STACKTRACE": "true"}, lambda r, t: r.config is not None and r.config.show_stacktrace),
+    "--allow-dr-api-access": ((*TARGET, "--allow-dr-api-access", "--webserver", "https://dr", "--api-token", "t"), {}, lambda r, t: r.config is not None and r.config.allow_dr_api_access),
+    "ALLOW_DR_API_ACCESS_FOR_ALL_CUSTOM_MODELS": (TARGET, {"ALLOW_DR_API_ACCESS_FOR_ALL_CUSTOM_MODELS": "1", "EXTERNAL_WEB_SERVER_URL": "https://dr", "API_TOKEN": "t"}, lambda r, t: r.config is not None and r.config.allow_dr_api_access),
+    "--webserver": ((*TARGET, "--webserver", "https://dr"), {}, lambda r, t: r.config is not None and r.config.webserver == "https://dr"),
+    "EXTERNAL_WEB_SERVER_URL": (TARGET, {"EXTERNAL_WEB_SERVER_URL": "https://dr"}, lambda r, t: r.config is not None and r.config.webserver == "https://dr"),
+    "--api-token": ((*TARGET, "--api-token", "t"), {}, lambda r, t: r.config is not None and r.config.api_token == "t"),
+    "API_TOKEN": (TARGET, {"API_TOKEN": "t"}, lambda r, t: r.config is not None and r.config.api_token == "t"),
+    "--target-type": (TARGET, {}, lambda r, t: r.config is not None and r.config.target_type is TargetType.REGRESSION),
+    "TARGET_TYPE": ((), {"TARGET_TYPE": "anomaly"}, lambda r, t: r.config is not None and r.config.target_type is TargetType.ANOMALY),
+    "--deployment-config": ((*TARGET, "--deployment-config", "{tmp}/pps.json"), {}, lambda r, t: r.config is not None and r.config.deployment_config == t / "pps.json"),
+    "DEPLOYMENT_CONFIG": (TARGET, {"DEPLOYMENT_CONFIG": "{tmp}/pps.json"}, lambda r, t: r.config is not None and r.config.deployment_config == t / "pps.json"),
+    "--user-secrets-mount-path": ((*TARGET, "--user-secrets-mount-path", "{tmp}"), {}, lambda r, t: r.config is not None and r.config.user_secrets_mount_path == t),
+    "USER_SECRETS_MOUNT_PATH": (TARGET, {"USER_SECRETS_MOUNT_PATH": "{tmp}"}, lambda r, t: r.config is not None and r.config.user_secrets_mount_path == t),
+    "--user-secrets-prefix": ((*TARGET, "--user-secrets-prefix", "S"), {}, lambda r, t: r.config is not None and r.config.user_secrets_prefix == "S"),
+    "USER_SECRETS_PREFIX": (TARGET, {"USER_SECRETS_PREFIX": "S"}, lambda r, t: r.config is not None and r.config.user_secrets_prefix == "S"),
+    "--runtime-params-file": ((*TARGET, "--runtime-params-file", "{tmp}/params.yaml"), {}, lambda r, t: r.config is not None and r.config.max_workers == 2),
+    "RUNTIME_PARAMS_FILE": (TARGET, {"RUNTIME_PARAMS_FILE": "{tmp}/params.yaml"}, lambda r, t: r.config is not None and r.config.max_workers == 2),
+    "URL_PREFIX": (TARGET, {"URL_PREFIX": "/m"}, lambda r, t: r.config is not None and r.config.url_prefix == "/m"),
+    "TARGET_NAME": (("--target-type", "textgeneration"), {"TARGET_NAME": "answer"}, lambda r, t: r.config is not None and r.config.target_name == "answer"),
+    "DRUM_SERVER_TYPE": (TARGET, {"DRUM_SERVER_TYPE": "flask"}, lambda r, t: r.config is not None and r.config.server_type is ServerType.FLASK),
+    f"{PARAM}DRUM_SERVER_TYPE": (TARGET, {f"{PARAM}DRUM_SERVER_TYPE": _param("flask")}, lambda r, t: r.config is not None and r.config.server_type is ServerType.FLASK),
+    f"{PARAM}CUSTOM_MODEL_WORKERS": (TARGET, {f"{PARAM}CUSTOM_MODEL_WORKERS": _param("3")}, lambda r, t: r.config is not None and r.config.max_workers == 3),
+    f"{PARAM}DRUM_CLIENT_REQUEST_TIMEOUT": (TARGET, {f"{PARAM}DRUM_CLIENT_REQUEST_TIMEOUT": _param("5")}, lambda r, t: r.config is not None and r.config.request_timeout == 5),
+}
+
+
+def _ways(fate: Fate) -> list[Any]:
+    """One case per flag and per environment variable of each setting of that fate."""
+    return [
+        pytest.param(setting, way, id=way)
+        for setting in CATALOGUE if setting.fate is fate
+        for way in ([setting.flag] if setting.flag else []) + list(setting.env_names)
+    ]
+
+
+@pytest.fixture
+def settings_dir(tmp_path: Path, code_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Files the WORKS cases name, and a stand-in `datarobot` package for the API access."""
+    (tmp_path / "labels.txt").write_text("a\nb\n")
+    (tmp_path / "params.yaml").write_text("CUSTOM_MODEL_WORKERS: 2\n")
+    (tmp_path / "pps.json").write_text('{"target": {"name": "y", "class_mapping": null}}')
+    (tmp_path / "datarobot").mkdir()
+    (tmp_path / "datarobot" / "__init__.py").write_text("def Client(**kwargs): pass\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    return tmp_path
+
+
+def _main_with(run_main: Callable[..., MainResult], monkeypatch: pytest.MonkeyPatch,
+               tmp: Path, argv: tuple[str, ...], env: dict[str, str]) -> MainResult:
+    def fill(text: str) -> str:
+        return text.replace("{tmp}", str(tmp)).replace("{model}", str(tmp / "model"))
+
+    for name, value in env.items():
+        monkeypatch.setitem(os.environ, name, fill(value))
+    base = [] if "CODE_DIR" in env else ["--code-dir", str(tmp / "model")]
+    base += [] if "ADDRESS" in env else ["--address", ADDRESS]
+    return run_main("server", *base, *map(fill, argv))  # type: ignore[no-any-return]
+
+
+def test_the_catalogue_lists_every_drum_setting() -> None:
+    flags = {s.flag for s in CATALOGUE if s.flag}
+    plain_env = {name for s in CATALOGUE if not s.runtime_parameter for name in s.env}
+    params = {name for s in CATALOGUE if s.runtime_parameter for name in s.env}
+    assert flags == set(DRUM_SERVER_FLAGS) - {"-cd"}
+    assert plain_env == DRUM_ENV_VARS
+    assert params == DRUM_RUNTIME_PARAMS
+
+
+def test_every_working_way_has_a_case() -> None:
+    assert set(WORKS) == {way for case in _ways(Fate.WORKS) for way in [case.values[1]]}
+
+
+@pytest.mark.parametrize(("setting", "way"), _ways(Fate.WORKS))
+def test_a_setting_that_works_reaches_the_server(
+    run_main: Callable[..., MainResult], monkeypatch: pytest.MonkeyPatch, settings_dir: Path,
+    setting: DrumSetting, way: str,
+) -> None:
+    argv, env, check = WORKS[way]
+    result = _main_with(run_main, monkeypatch, settings_dir, argv, env)
+
+    assert (result.exit_code, result.stderr) == (0, "")
+    assert check(result, settings_dir)
+
+
+@pytest.mark.parametrize(("setting", "way"), _ways(Fate.REFUSED))
+def test_a_refused_setting_stops_start_up_in_one_line(
+    run_main: Callable[..., MainResult], monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+    code_dir: Path, setting: DrumSetting, way: str,
+) -> None:
+    if way.startswith("--"):
+        argv: tuple[str, ...] = (*TARGET, way, *DRUM_SERVER_FLAGS[way])
+        env = {}
+    else:
+        argv, env = TARGET, {way: "1" if setting.switch else _param("x")}
+    result = _main_with(run_main, monkeypatch, tmp_path, argv, env)
+
+    assert (result.exit_code, result.config) == (2, None)
+    assert result.stderr == f"drum: error: {way} {setting.note}\n"
+
+
+@pytest.mark.parametrize(("setting", "way"), _ways(Fate.INERT))
+def test_an_inert_setting_is_served_with_a_warning(
+    run_main: Callable[..., MainResult], monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+    code_dir: Path, caplog: pytest.LogCaptureFixture, setting: DrumSetting, way: str,
+) -> None:
+    if way.startswith("--"):
+        argv: tuple[str, ...] = (*TARGET, way, *DRUM_SERVER_FLAGS[way])
+        env = {}
+    else:
+        argv, env = TARGET, {way: "1" if setting.switch else "some-id"}
+    with caplog.at_level(logging.WARNING, logger="drum_bridge.cli"):
+        result = _main_with(run_main, monkeypatch, tmp_path, argv, env)
+
+    assert result.exit_code == 0 and result.config is not None
+    assert f"{way} {setting.note}" in caplog.messages
+
+
+@pytest.mark.parametrize("name", ["MONITOR", "MLOPS_REPORTING_FROM_UNSTRUCTURED_MODELS"])
+def test_a_refused_switch_turned_off_is_no_refusal(
+    run_main: Callable[..., MainResult], monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+    code_dir: Path, name: str,
+) -> None:
+    result = _main_with(run_main, monkeypatch, tmp_path, TARGET, {name: "false"})
+
+    assert (result.exit_code, result.stderr) == (0, "")
+
+
+def test_api_access_without_the_datarobot_package_is_refused(
+    run_main: Callable[..., MainResult], monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+    code_dir: Path,
+) -> None:
+    monkeypatch.setattr("importlib.util.find_spec", lambda name, *a: None)
+    result = _main_with(run_main, monkeypatch, tmp_path,
+                        (*TARGET, "--allow-dr-api-access", "--webserver", "https://dr"), {"API_TOKEN": "t"})
+
+    assert (result.exit_code, result.stderr) == (2, (
+        "drum: error: DataRobot APIs access (--allow-dr-api-access) needs the datarobot package:"
+        " pip install datarobot\n"
+    ))
+
+
+def test_a_token_that_disagrees_is_not_repeated(
+    run_main: Callable[..., MainResult], monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+    code_dir: Path,
+) -> None:
+    result = _main_with(run_main, monkeypatch, tmp_path, (*TARGET, "--api-token", "one"),
+                        {"API_TOKEN": "two"})
+
+    assert (result.exit_code, result.stderr) == (
+        2, "drum: error: --api-token disagrees with API_TOKEN; set one of them\n"
+    )
 
 
 # --- --help, as a user runs it ------------------------------------------------------------

@@ -331,3 +331,28 @@ async def test_an_exception_after_the_deadline_is_not_reported_as_unretrieved(
     await asyncio.sleep(0)
     gc.collect()
     assert "exception was never retrieved" not in caplog.text
+
+
+@pytest.mark.anyio
+async def test_a_continued_call_runs_in_a_full_or_closed_pool() -> None:
+    pool = ThreadPool(1, "test-continue", max_waiting=0)
+    release = threading.Event()
+    try:
+        running = asyncio.create_task(pool.run(release.wait, WAIT_S))
+        await _until(lambda: pool.busy == 1)
+        with pytest.raises(PoolFullError):
+            await pool.run(lambda: "refused")
+        # The next step of work already admitted (a stream's next chunk) waits its turn instead.
+        step = asyncio.create_task(pool.continue_until(WAIT_S, lambda: "next chunk"))
+        await _until(lambda: pool.waiting == 1)
+        pool.close("draining")
+        assert not step.done()
+        release.set()
+        assert await step == "next chunk"
+        await running
+        with pytest.raises(PoolClosedError):
+            await pool.run(lambda: "refused")
+        assert await pool.continue_until(None, lambda: "still finishing") == "still finishing"
+    finally:
+        release.set()
+        pool.shutdown()

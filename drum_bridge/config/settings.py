@@ -15,7 +15,9 @@ from typing import TypeVar
 
 from ..errors import ConfigError
 
-__all__ = ["COUNT_SETTINGS", "Config", "TargetType", "ServerType", "ExtensionStyle"]
+__all__ = [
+    "COUNT_SETTINGS", "MISSING_TARGET_NAME", "Config", "TargetType", "ServerType", "ExtensionStyle"
+]
 
 #: Settings that count processes or threads: whole numbers, at least 1.
 COUNT_SETTINGS = ("max_workers", "model_threads", "flask_hook_threads", "wsgi_threads")
@@ -41,6 +43,10 @@ class TargetType(str, enum.Enum):
     TRANSFORM = "transform"
     UNSTRUCTURED = "unstructured"
     TEXT_GENERATION = "textgeneration"
+    GEO_POINT = "geopoint"
+    VECTOR_DATABASE = "vectordatabase"
+    AGENTIC_WORKFLOW = "agenticworkflow"
+    MULTILABEL = "multilabel"
 
     def __str__(self) -> str:
         # DRUM's messages print the member, e.g. "TargetType.REGRESSION".
@@ -48,7 +54,23 @@ class TargetType(str, enum.Enum):
 
     @property
     def is_classification(self) -> bool:
-        return self in (TargetType.BINARY, TargetType.MULTICLASS)
+        """Predictions are one probability per class label."""
+        return self in (TargetType.BINARY, TargetType.MULTICLASS, TargetType.MULTILABEL)
+
+    @property
+    def takes_class_labels(self) -> bool:
+        """Class labels come as a list (``--class-labels``), not as a positive/negative pair."""
+        return self in (TargetType.MULTICLASS, TargetType.MULTILABEL)
+
+    @property
+    def needs_target_name(self) -> bool:
+        """DRUM refuses to serve these without ``TARGET_NAME``, the prediction column."""
+        return self in _NAMED_TARGET
+
+    @property
+    def has_float_predictions(self) -> bool:
+        """Predictions are numbers; text, vector search and geopoint ones are sent as returned."""
+        return self not in _VALUE_PREDICTIONS
 
     @classmethod
     def parse(cls, value: str) -> TargetType:
@@ -80,8 +102,16 @@ class ServerType(str, enum.Enum):
         return _parse(cls, value, "DRUM server type")
 
 
-#: Known to DRUM and to drum-bridge's routes, but not yet served (score_unstructured, chat).
-_NOT_YET_SERVED = frozenset({TargetType.UNSTRUCTURED, TargetType.TEXT_GENERATION})
+_NAMED_TARGET = frozenset(
+    {TargetType.TEXT_GENERATION, TargetType.VECTOR_DATABASE, TargetType.AGENTIC_WORKFLOW}
+)
+_VALUE_PREDICTIONS = _NAMED_TARGET | {TargetType.GEO_POINT}
+#: DRUM's message when TARGET_NAME is missing, then what to do about it.
+MISSING_TARGET_NAME = (
+    "Unexpected empty target name for text generation, vector database, or agentic workflow"
+    " target. Set TARGET_NAME (or inferenceModel.targetName in model-metadata.yaml) to the"
+    " name of the prediction column."
+)
 
 
 def _positive(name: str, value: int) -> None:
@@ -119,21 +149,47 @@ class Config:
     wsgi_threads: int = 10
     #: Seconds a SIGTERM waits for requests in flight before cancelling them.
     graceful_timeout: float = 30.0
+    #: Seconds a request may wait for model code (504 past it); 0: no limit.
+    #: DRUM's ``DRUM_CLIENT_REQUEST_TIMEOUT``, with DRUM's default.
+    request_timeout: float = 600.0
+    #: Requests that may wait for a busy model thread; past it, 503 at once.
+    max_waiting_requests: int = 256
+    #: Largest request headers in bytes, all together (431 past it); 0: no limit.
+    max_header_size: int = 64 * 1024
+    #: Largest request body in bytes (413 past it); 0: no limit.
+    max_body_size: int = 100 * 1024 * 1024
+    #: ``--deployment-config``: answer /predict/ in DataRobot's prediction server shape.
+    deployment_config: Path | None = None
+    #: ``--user-secrets-mount-path``: one JSON file per secret of a custom task.
+    user_secrets_mount_path: Path | None = None
+    #: ``--user-secrets-prefix``: secrets from the ``<prefix>_<NAME>`` environment variables.
+    user_secrets_prefix: str | None = None
+    #: ``--allow-dr-api-access``: configure the ``datarobot`` client for model code.
+    allow_dr_api_access: bool = False
+    #: ``--webserver``: DataRobot's URL, for the API access.
+    webserver: str | None = None
+    #: ``--api-token``: DataRobot API token, for the API access.
+    api_token: str | None = field(default=None, repr=False)
     #: ``model-metadata.yaml`` as read, shown by ``/info/``.
     model_metadata: dict[str, object] | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.target_type, TargetType):
             raise ConfigError(f"target_type must be a TargetType, got {self.target_type!r}")
-        if self.target_type in _NOT_YET_SERVED:
-            raise ConfigError(
-                f"Target type {self.target_type.value!r} is not served by this release of"
-                " drum-bridge yet (unstructured and text generation models come next)"
-            )
+        if self.target_type.needs_target_name and not self.target_name:
+            raise ConfigError(MISSING_TARGET_NAME)
         if not self.code_dir.is_dir():
             raise ConfigError(f"Code dir {str(self.code_dir)!r} is not a directory")
         for name in COUNT_SETTINGS:
             _positive(name, getattr(self, name))
+        if isinstance(self.max_header_size, bool) or not isinstance(self.max_header_size, int) or self.max_header_size < 0:
+            raise ConfigError(f"max_header_size must be a whole number of bytes, 0 or more, got {self.max_header_size!r}")
+        if isinstance(self.max_body_size, bool) or not isinstance(self.max_body_size, int) or self.max_body_size < 0:
+            raise ConfigError(f"max_body_size must be a whole number of bytes, 0 or more, got {self.max_body_size!r}")
+        if self.request_timeout < 0:
+            raise ConfigError(f"request_timeout must not be negative, got {self.request_timeout}")
+        if isinstance(self.max_waiting_requests, bool) or not isinstance(self.max_waiting_requests, int) or self.max_waiting_requests < 0:
+            raise ConfigError(f"max_waiting_requests must be a whole number, 0 or more, got {self.max_waiting_requests!r}")
         if self.graceful_timeout < 0:
             raise ConfigError(f"graceful_timeout must not be negative, got {self.graceful_timeout}")
         if not 0 < self.port < 65536:
@@ -163,17 +219,17 @@ class Config:
                 )
             if pair[0] is not None and pair[0] == pair[1]:
                 raise ConfigError("Positive and negative class labels must differ")
-        elif self.target_type is TargetType.MULTICLASS:
+        elif self.target_type.takes_class_labels:
             if self.class_labels is None or len(self.class_labels) < 2:
                 raise ConfigError(
-                    "A multiclass model needs at least two class labels"
+                    f"A {self.target_type.value} model needs at least two class labels"
                     " (--class-labels or --class-labels-file)"
                 )
             if len(set(self.class_labels)) != len(self.class_labels):
                 raise ConfigError(f"Class labels must be unique: {list(self.class_labels)}")
         elif pair[0] is not None or self.class_labels is not None:
             raise ConfigError(
-                f"Class labels apply to binary and multiclass models only,"
+                f"Class labels apply to binary, multiclass and multilabel models only,"
                 f" not to target type {self.target_type.value!r}"
             )
 

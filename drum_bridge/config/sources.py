@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
-from .model_metadata import read_model_metadata
+from .model_metadata import ModelMetadata, read_model_metadata
 from .runtime_parameters import read_runtime_param
 from .settings import COUNT_SETTINGS, Config, ServerType, TargetType
 
@@ -42,6 +42,15 @@ ENV_FLAGS: dict[str, str] = {
     "DRUM_BRIDGE_FLASK_HOOK_THREADS": "flask_hook_threads",
     "DRUM_BRIDGE_WSGI_THREADS": "wsgi_threads",
     "DRUM_BRIDGE_GRACEFUL_TIMEOUT": "graceful_timeout",
+    "DRUM_BRIDGE_MAX_BODY_SIZE": "max_body_size",
+    "DRUM_BRIDGE_MAX_HEADER_SIZE": "max_header_size",
+    "DRUM_BRIDGE_REQUEST_TIMEOUT": "request_timeout",
+    "DRUM_BRIDGE_MAX_WAITING_REQUESTS": "max_waiting_requests",
+    "DEPLOYMENT_CONFIG": "deployment_config",
+    "USER_SECRETS_MOUNT_PATH": "user_secrets_mount_path",
+    "USER_SECRETS_PREFIX": "user_secrets_prefix",
+    "EXTERNAL_WEB_SERVER_URL": "webserver",
+    "API_TOKEN": "api_token",
 }
 #: ... and those standing for a switch.
 BOOL_ENV_FLAGS: dict[str, str] = {
@@ -50,7 +59,10 @@ BOOL_ENV_FLAGS: dict[str, str] = {
     "PRODUCTION": "production",
     "DRUM_BRIDGE_LOAD_ALL_EXTENSIONS": "load_all_extensions",
     "DRUM_BRIDGE_FLASK_HOOKS_INLINE": "flask_hooks_inline",
+    "ALLOW_DR_API_ACCESS_FOR_ALL_CUSTOM_MODELS": "allow_dr_api_access",
 }
+#: Values never repeated in an error message.
+_SECRET_FLAGS = frozenset({"api_token"})
 _TRUE = {"1", "true", "yes", "y", "on", "t"}
 _FALSE = {"0", "false", "no", "n", "off", "f", ""}
 
@@ -85,7 +97,12 @@ def _env_value(dest: str, raw: str) -> Any:
             return int(raw)
         except ValueError:
             raise ConfigError(f"{raw!r} is not a whole number") from None
-    if dest == "graceful_timeout":
+    if dest in ("max_body_size", "max_header_size", "max_waiting_requests"):
+        try:
+            return int(raw)
+        except ValueError:
+            raise ConfigError(f"{raw!r} is not a whole number") from None
+    if dest in ("graceful_timeout", "request_timeout"):
         try:
             return float(raw)
         except ValueError:
@@ -105,6 +122,8 @@ def merge_env(args: argparse.Namespace, environ: Mapping[str, str]) -> argparse.
         if flag_value is None:
             setattr(merged, dest, env_value)
         elif _normal(flag_value) != _normal(env_value):
+            if dest in _SECRET_FLAGS:
+                raise ConfigError(f"{_flag_name(dest)} disagrees with {env}; set one of them")
             raise ConfigError(
                 f"{_flag_name(dest)} {flag_value!r} disagrees with {env}={raw!r}; set one of them"
             )
@@ -164,6 +183,21 @@ def _agree(what: str, given: Any, from_metadata: Any) -> Any:
     return given
 
 
+def _target_name(
+    target_type: TargetType, environ: Mapping[str, str], metadata: ModelMetadata | None
+) -> str | None:
+    """The prediction column: DRUM reads TARGET_NAME; model-metadata.yaml may give it too."""
+    from_env = environ.get("TARGET_NAME") or None
+    if not target_type.needs_target_name:
+        return from_env
+    name: str | None = _agree("TARGET_NAME", from_env, metadata.target_name if metadata else None)
+    return name
+
+
+def _path(value: str | None) -> Path | None:
+    return Path(value).resolve() if value else None
+
+
 def server_type_from_env(environ: Mapping[str, str]) -> ServerType:
     from_param = read_runtime_param("DRUM_SERVER_TYPE", environ)
     plain = environ.get("DRUM_SERVER_TYPE") or None
@@ -190,6 +224,25 @@ def _max_workers(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
             f" CUSTOM_MODEL_WORKERS={workers}; set one of them"
         )
     return workers
+
+
+def _request_timeout(args: argparse.Namespace, environ: Mapping[str, str]) -> float:
+    """``--request-timeout``, or DRUM's runtime parameter DRUM_CLIENT_REQUEST_TIMEOUT."""
+    from_param = read_runtime_param("DRUM_CLIENT_REQUEST_TIMEOUT", environ)
+    if from_param is None:
+        return float(args.request_timeout if args.request_timeout is not None else Config.request_timeout)
+    try:
+        seconds = float(from_param)
+    except (TypeError, ValueError):
+        raise ConfigError(
+            f"DRUM_CLIENT_REQUEST_TIMEOUT must be a number of seconds, got {from_param!r}"
+        ) from None
+    if args.request_timeout is not None and float(args.request_timeout) != seconds:
+        raise ConfigError(
+            f"--request-timeout {args.request_timeout:g} disagrees with runtime parameter"
+            f" DRUM_CLIENT_REQUEST_TIMEOUT={seconds:g}; set one of them"
+        )
+    return seconds
 
 
 def config_from_args(args: argparse.Namespace, environ: Mapping[str, str] | None = None) -> Config:
@@ -229,7 +282,7 @@ def config_from_args(args: argparse.Namespace, environ: Mapping[str, str] | None
                 " one: --positive-class-label/--negative-class-label arguments, environment"
                 " variables, model config file."
             )
-    elif target_type is TargetType.MULTICLASS:
+    elif target_type.takes_class_labels:
         class_labels = _agree("Class labels", _labels(args), metadata.class_labels if metadata else None)
         if class_labels is None:
             raise ConfigError(
@@ -244,8 +297,7 @@ def config_from_args(args: argparse.Namespace, environ: Mapping[str, str] | None
         positive_class_label=positive,
         negative_class_label=negative,
         class_labels=class_labels,
-        # DRUM reads the target column of text generation models from TARGET_NAME only.
-        target_name=environ.get("TARGET_NAME") or None,
+        target_name=_target_name(target_type, environ, metadata),
         url_prefix=environ.get("URL_PREFIX", "").rstrip("/"),
         host=host,
         # DRUM 1.18.1 defaults to gunicorn, whose default port is 8000.
@@ -259,8 +311,23 @@ def config_from_args(args: argparse.Namespace, environ: Mapping[str, str] | None
         flask_hooks_inline=bool(args.flask_hooks_inline),
         flask_hook_threads=args.flask_hook_threads or Config.flask_hook_threads,
         wsgi_threads=args.wsgi_threads or Config.wsgi_threads,
+        max_body_size=args.max_body_size if args.max_body_size is not None else Config.max_body_size,
+        max_header_size=(
+            args.max_header_size if args.max_header_size is not None else Config.max_header_size
+        ),
+        request_timeout=_request_timeout(args, environ),
+        max_waiting_requests=(
+            args.max_waiting_requests if args.max_waiting_requests is not None
+            else Config.max_waiting_requests
+        ),
         graceful_timeout=(
             args.graceful_timeout if args.graceful_timeout is not None else Config.graceful_timeout
         ),
+        deployment_config=_path(args.deployment_config),
+        user_secrets_mount_path=_path(args.user_secrets_mount_path),
+        user_secrets_prefix=args.user_secrets_prefix or None,
+        allow_dr_api_access=bool(args.allow_dr_api_access),
+        webserver=args.webserver or None,
+        api_token=args.api_token or None,
         model_metadata=metadata.raw if metadata else None,
     )

@@ -1,4 +1,5 @@
-"""``DrumHeadersMiddleware``: DRUM's version and request-id headers on every response."""
+"""``DrumHeadersMiddleware``: DRUM's version and request-id headers, and drum-bridge's own
+version, on every response."""
 
 from __future__ import annotations
 
@@ -6,29 +7,44 @@ import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["DrumHeadersMiddleware", "REQUEST_ID_HEADER", "VERSION_HEADER"]
+from ..version import DRUM_VERSION, __version__
+
+__all__ = [
+    "DrumHeadersMiddleware",
+    "BRIDGE_VERSION_HEADER",
+    "REQUEST_ID_HEADER",
+    "VERSION_HEADER",
+]
 
 #: DRUM's exact spelling of the response header (underscores, not dashes).
 REQUEST_ID_HEADER = b"X_Request_ID"
+#: The DRUM release whose contract is served (clients gate features on it).
 VERSION_HEADER = b"X-Drum-Version"
+#: drum-bridge's own version.
+BRIDGE_VERSION_HEADER = b"X-Drum-Bridge-Version"
 _INCOMING_REQUEST_ID = b"x-request-id"
 #: Headers of the app's own that these replace (ASGI header names are lowercase).
-_REPLACED = frozenset({REQUEST_ID_HEADER.lower(), VERSION_HEADER.lower()})
+_REPLACED = frozenset(
+    {REQUEST_ID_HEADER.lower(), VERSION_HEADER.lower(), BRIDGE_VERSION_HEADER.lower()}
+)
 
 
 class DrumHeadersMiddleware:
     """Outermost layer: it sees every response, hook answers and 404s included."""
 
-    def __init__(self, app: ASGIApp, *, version: str) -> None:
+    def __init__(
+        self, app: ASGIApp, *, drum_version: str = DRUM_VERSION, bridge_version: str = __version__
+    ) -> None:
         self.app = app
-        self.version = version.encode("latin-1")
+        self.drum_version = drum_version.encode("latin-1")
+        self.bridge_version = bridge_version.encode("latin-1")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         request_id = _incoming_request_id(scope) or str(uuid.uuid4()).encode()
-        version = self.version
+        versions = [(VERSION_HEADER, self.drum_version), (BRIDGE_VERSION_HEADER, self.bridge_version)]
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -37,7 +53,7 @@ class DrumHeadersMiddleware:
                     for name, value in message.get("headers", ())
                     if name.lower() not in _REPLACED
                 ]
-                headers.append((VERSION_HEADER, version))
+                headers.extend(versions)
                 headers.append((REQUEST_ID_HEADER, request_id))
                 message = {**message, "headers": headers}
             await send(message)

@@ -65,6 +65,9 @@ def _standard(label: Any) -> Any:
 def _single_column(values: np.ndarray, frame: pd.DataFrame | None, name: str) -> Marshalled:
     if values.shape[1] == 1:
         return Marshalled(values=values, columns=[PREDICTIONS_COLUMN])
+    quoted = len(name) >= 2 and name[0] == name[-1] == '"'
+    if frame is not None and name not in frame.columns and quoted:
+        name = name[1:-1]  # DRUM also accepts TARGET_NAME given in quotes
     if frame is None or name not in frame.columns:
         raise PredictionError(
             "Regression, Text Generation, Agentic Workflow and anomaly predictions must"
@@ -79,6 +82,7 @@ def _classification(
     model_labels: list[Any],
     frame: pd.DataFrame | None,
     request_labels: Sequence[str],
+    target_type: TargetType,
 ) -> Marshalled:
     wanted = {_standard(label): label for label in request_labels}
     label_positions = [i for i, label in enumerate(model_labels) if _standard(label) in wanted]
@@ -108,11 +112,12 @@ def _classification(
         raise PredictionError("Your prediction probabilities have negative values")
     if (probs > 1).any():
         raise PredictionError("Your prediction probabilities have values greater than 1")
-    sums = probs.sum(axis=1)
-    bad = ~np.isclose(sums, 1)
-    if bad.any():
-        rows = "\n".join(f"row {i}: sum {sums[i]!r}" for i in np.flatnonzero(bad)[:10])
-        raise PredictionError(f"Your prediction probabilities do not add up to 1. \n{rows}")
+    if target_type is not TargetType.MULTILABEL:  # one independent probability per label
+        sums = probs.sum(axis=1)
+        bad = ~np.isclose(sums, 1)
+        if bad.any():
+            rows = "\n".join(f"row {i}: sum {sums[i]!r}" for i in np.flatnonzero(bad)[:10])
+            raise PredictionError(f"Your prediction probabilities do not add up to 1. \n{rows}")
     columns = [wanted[_standard(label)] for label in model_labels]
     return Marshalled(values=probs, columns=columns, extra=extra)
 
@@ -137,7 +142,7 @@ def marshal(
         )
     if request_labels is None:
         result = _single_column(values, frame, target_name)
-        if target_type is TargetType.TEXT_GENERATION:
+        if not target_type.has_float_predictions:
             return result
         try:
             return replace(result, values=result.values.astype(float))
@@ -150,7 +155,7 @@ def marshal(
         if values.shape[1] == 1 and len(request_labels) == 2:
             values = np.column_stack([1 - values[:, 0], values[:, 0]])
         model_labels = list(request_labels)
-    return _classification(values, list(model_labels), frame, request_labels)
+    return _classification(values, list(model_labels), frame, request_labels, target_type)
 
 
 def encode_predictions(result: Marshalled, *, rows: int | None, target_type: TargetType) -> bytes:

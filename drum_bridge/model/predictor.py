@@ -15,14 +15,27 @@ from typing import Any, TypeVar
 import pandas as pd
 
 from ..config import Config, TargetType
-from ..errors import DrumHTTPError, ModelLoadError, PredictionError, is_user_http_error
-from . import output
+from ..errors import (
+    DrumHTTPError,
+    ModelLoadError,
+    PredictionError,
+    UnprocessableEntityError,
+    is_user_http_error,
+)
+from . import output, unstructured
 from .artifacts import find_artifact, load_artifact
+from .deployment_output import (
+    DeploymentTarget,
+    check_deployment_target,
+    encode_deployment_predictions,
+    read_deployment_config,
+)
 from .frameworks import Framework, find_framework
 from .hooks import CustomHooks, load_custom_hooks
 from .payload import Payload, read_csv, to_frame
+from .unstructured import UnstructuredAnswer, UnstructuredRequest
 
-__all__ = ["LoadedModel", "load_model", "LOAD_ERROR_PREFIX"]
+__all__ = ["LoadedModel", "load_model", "is_async", "LOAD_ERROR_PREFIX"]
 
 logger = logging.getLogger("drum_bridge.model")
 
@@ -36,6 +49,20 @@ NO_FRAMEWORK = (
 
 
 TRANSFORM_FAILED = "Model 'transform hook' failed to transform dataset."
+SCORE_FAILED = "Model 'score' hook failed to make predictions."
+NO_SCORE_UNSTRUCTURED = "In 'unstructured' mode hook 'score_unstructured' must be provided."
+CHAT_ONLY = (
+    "This model's custom.py defines chat but no score hook, and it has no artifact to score"
+    " with: it answers /chat/completions only."
+)
+
+
+def is_async(func: Callable[..., Any] | None) -> bool:
+    """Whether ``func`` is an ``async def`` function (or object): it is awaited on the loop."""
+    return func is not None and (
+        inspect.iscoroutinefunction(func)
+        or inspect.iscoroutinefunction(type(func).__call__)  # an object with async __call__
+    )
 
 
 class DrumTransformException(Exception):
@@ -62,17 +89,38 @@ def _guard(what: str, func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         raise PredictionError(f"{what} Exception: {exc!r}") from exc
 
 
+async def _guard_async(what: str, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """``_guard`` for an ``async def`` hook, awaited on the event loop."""
+    try:
+        return await func(*args, **kwargs)
+    except DrumHTTPError:
+        raise
+    except Exception as exc:
+        if is_user_http_error(exc):
+            raise
+        logger.exception("%s", what)
+        raise PredictionError(f"{what} Exception: {exc!r}") from exc
+
+
 @dataclass(frozen=True)
 class LoadedModel:
     config: Config
     hooks: CustomHooks
     model: Any
     framework: Framework | None
+    #: ``--deployment-config``: answer in DataRobot's prediction server shape.
+    deployment: DeploymentTarget | None = None
 
     @property
     def predictor_name(self) -> str | None:
-        """The artifact predictor ``/info/`` names; None when a score hook scores."""
-        if self.hooks.score is not None or self.framework is None:
+        """The artifact predictor ``/info/`` names; None, as in DRUM, when hooks serve the
+        model (score or chat) or the target type scores no artifact (unstructured, transform)."""
+        if (
+            self.framework is None
+            or self.hooks.score is not None
+            or self.hooks.chat is not None
+            or self.config.target_type in (TargetType.UNSTRUCTURED, TargetType.TRANSFORM)
+        ):
             return None
         return self.framework.name
 
@@ -101,38 +149,59 @@ class LoadedModel:
             )
         return to_frame(payload)
 
+    @functools.cached_property
+    def score_is_async(self) -> bool:
+        """An ``async def score``: awaited on the event loop, between two steps in threads."""
+        return is_async(self.hooks.score)
+
     def predict(self, payload: Payload) -> bytes:
-        """Score ``payload`` and answer the JSON body of ``/predict/``."""
-        config, hooks = self.config, self.hooks
+        """Score ``payload`` and answer the JSON body of ``/predict/`` (a sync score hook)."""
+        data = self.prepare(payload)
+        if self.hooks.score is not None:
+            out = _guard(SCORE_FAILED, self.hooks.score, data, self.model, **self._score_kwargs(payload))
+            return self.finish(data, out)
+        if self.framework is None:
+            # load_model() lets a model without score hook and artifact load for chat only.
+            raise UnprocessableEntityError(CHAT_ONLY)
+        out = _guard(
+            "Failure when making predictions.",
+            self.framework.predict,
+            self.model,
+            data,
+            self.config.target_type,
+        )
+        return self.finish(data, out, model_labels=self.framework.class_labels(self.model))
+
+    def prepare(self, payload: Payload) -> Any:
+        """The samples as score() gets them: read, then transformed by the transform hook."""
         data = self.read_samples(payload)
-        if hooks.transform is not None:
-            data = _guard(TRANSFORM_FAILED, hooks.transform, data, self.model)
+        if self.hooks.transform is not None:
+            data = _guard(TRANSFORM_FAILED, self.hooks.transform, data, self.model)
+        return data
+
+    async def score_async(self, data: Any, payload: Payload) -> Any:
+        """Await an ``async def score`` hook on the event loop."""
+        assert self.hooks.score is not None
+        return await _guard_async(
+            SCORE_FAILED, self.hooks.score, data, self.model, **self._score_kwargs(payload)
+        )
+
+    def finish(self, data: Any, out: Any, *, model_labels: list[Any] | None = None) -> bytes:
+        """Check and post-process what scoring returned; the JSON body of ``/predict/``.
+
+        ``model_labels``: the class order of an artifact's framework; without it, a
+        score hook's output is a data frame whose columns name the labels.
+        """
+        config, hooks = self.config, self.hooks
         if hooks.score is not None:
-            out = _guard(
-                "Model 'score' hook failed to make predictions.",
-                hooks.score,
-                data,
-                self.model,
-                **self._score_kwargs(payload),
-            )
             out = output.check_frame(out, "score")
-            model_labels = None
-        else:
-            assert self.framework is not None  # load_model() refuses a model nothing can score
-            out = _guard(
-                "Failure when making predictions.",
-                self.framework.predict,
-                self.model,
-                data,
-                config.target_type,
-            )
-            model_labels = self.framework.class_labels(self.model)
+        target_name = config.target_name if config.target_type.needs_target_name else None
         result = output.marshal(
             out,
             target_type=config.target_type,
             request_labels=config.labels,
             model_labels=model_labels,
-            target_name=config.target_name or output.PREDICTIONS_COLUMN,
+            target_name=target_name or output.PREDICTIONS_COLUMN,
         )
         if hooks.post_process is not None:
             processed = _guard(
@@ -153,7 +222,30 @@ class LoadedModel:
                 result = replace(result, extra=extra)
         # The row check needs rows: read_input_data may give another kind of data.
         rows = len(data) if isinstance(data, pd.DataFrame) else None
+        if self.deployment is not None:
+            return encode_deployment_predictions(
+                result, self.deployment, rows=rows, target_type=config.target_type
+            )
         return output.encode_predictions(result, rows=rows, target_type=config.target_type)
+
+    @functools.cached_property
+    def score_unstructured_is_async(self) -> bool:
+        return is_async(self.hooks.score_unstructured)
+
+    def score_unstructured(self, request: UnstructuredRequest) -> UnstructuredAnswer:
+        """Decode, call a sync ``score_unstructured`` hook and encode its answer (in a thread).
+
+        The hook's own exception goes up as it is: DRUM answers its message, unwrapped.
+        """
+        assert self.hooks.score_unstructured is not None
+        data, kwargs = unstructured.hook_arguments(request)
+        return unstructured.answer(self.hooks.score_unstructured(self.model, data, **kwargs))
+
+    async def score_unstructured_async(self, request: UnstructuredRequest) -> UnstructuredAnswer:
+        """``score_unstructured`` for an ``async def`` hook, awaited on the event loop."""
+        assert self.hooks.score_unstructured is not None
+        data, kwargs = unstructured.hook_arguments(request)
+        return unstructured.answer(await self.hooks.score_unstructured(self.model, data, **kwargs))
 
     @functools.cached_property
     def _transform_takes_target(self) -> bool:
@@ -186,7 +278,10 @@ class LoadedModel:
 
 def load_model(config: Config) -> LoadedModel:
     """Import custom.py, run ``init`` and ``load_model`` or load the artifact."""
-    hooks = load_custom_hooks(config.code_dir)
+    deployment = _deployment_target(config)
+    hooks = load_custom_hooks(config.code_dir, config)
+    if config.target_type is TargetType.UNSTRUCTURED and hooks.score_unstructured is None:
+        raise ModelLoadError(NO_SCORE_UNSTRUCTURED)
     if hooks.init is not None:
         # DRUM reports a failing init() as its own error, unwrapped.
         hooks.init(code_dir=str(config.code_dir))
@@ -205,12 +300,24 @@ def load_model(config: Config) -> LoadedModel:
     except ModelLoadError as exc:
         raise ModelLoadError(f"{LOAD_ERROR_PREFIX}{exc}") from exc
     logger.info("Model loaded (predictor: %s)", framework.name if framework else "custom hooks")
-    return LoadedModel(config=config, hooks=hooks, model=model, framework=framework)
+    return LoadedModel(
+        config=config, hooks=hooks, model=model, framework=framework, deployment=deployment
+    )
+
+
+def _deployment_target(config: Config) -> DeploymentTarget | None:
+    if config.deployment_config is None:
+        return None
+    target = read_deployment_config(config.deployment_config)
+    check_deployment_target(target, config.target_type, config.labels)
+    return target
 
 
 def _load_step(what: str, func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     try:
         return func(*args, **kwargs)
+    except ModelLoadError:
+        raise  # already says what failed (a custom task's load)
     except Exception as exc:
         raise ModelLoadError(f"{what} Exception: {exc!r}") from exc
 

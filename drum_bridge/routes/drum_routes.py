@@ -16,10 +16,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Match, NoMatchFound
 from starlette.types import Receive, Scope, Send
-from werkzeug.exceptions import MethodNotAllowed, NotFound
+from werkzeug.exceptions import BadHost, MethodNotAllowed, NotFound
 from werkzeug.routing import BuildError, Map, MapAdapter, RequestRedirect
 
-from ..asgi.responses import werkzeug_response
+from ..asgi.responses import error_response, werkzeug_response
 from ..asgi.scope import request_host, route_path
 
 __all__ = ["DrumRoutes", "Endpoint", "bind_map"]
@@ -81,7 +81,11 @@ class DrumRoutes(BaseRoute):
         exact = self._exact.get(path)
         if exact is not None and method in exact:
             return Match.FULL, {MATCH_KEY: exact[method], "path_params": {}}
-        adapter = bind_map(self.url_map, scope)
+        try:
+            adapter = bind_map(self.url_map, scope)
+        except BadHost as bad_host:
+            # A Host werkzeug cannot read (a label over 63 characters): 400, as in DRUM.
+            return Match.FULL, {MATCH_KEY: bad_host}
         try:
             endpoint, args = adapter.match(path, method)
         except RequestRedirect as redirect:
@@ -102,6 +106,8 @@ class DrumRoutes(BaseRoute):
         elif isinstance(outcome, list):
             # Flask's automatic OPTIONS answer: empty, with the allowed methods.
             response = Response(headers={"Allow": ", ".join(outcome)}, media_type="text/html")
+        elif isinstance(outcome, BadHost):
+            response = error_response(f"{outcome.code} {outcome.name}: {outcome.description}", 400)
         else:
             response = werkzeug_response(outcome)
         await response(scope, receive, send)

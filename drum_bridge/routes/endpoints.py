@@ -19,8 +19,9 @@ from ..asgi.responses import (
 from ..config import TargetType
 from ..errors import DrumHTTPError, is_user_http_error
 from ..model_runtime import DrumRuntime
-from ..version import __version__
-from . import structured
+from ..version import DRUM_VERSION, __version__
+from . import chat as chat_routes
+from . import structured, unstructured
 from .drum_routes import Endpoint
 
 __all__ = ["build_endpoints"]
@@ -58,7 +59,7 @@ def _guarded(runtime: DrumRuntime, name: str, view: View) -> Endpoint:
                 "%s %s: %s", request.method, request.url.path, exc.message,
                 exc_info=runtime.config.show_stacktrace,
             )
-            return error_response(exc.message, exc.status_code)
+            return error_response(exc.message, exc.status_code, exc.headers)
         except Exception as exc:
             if is_user_http_error(exc):
                 return json_response(
@@ -84,17 +85,19 @@ async def info(runtime: DrumRuntime, request: Request) -> Response:
     config = runtime.config
     body: dict[str, object] = {
         "codeDir": str(config.code_dir),
+        "drumBridgeVersion": __version__,
         "drumServer": "fastapi",
-        "drumVersion": __version__,
+        "drumVersion": DRUM_VERSION,
         "language": "python",
         "modelMetadata": config.model_metadata,
         "predictor": runtime.loaded.predictor_name,
         "targetType": config.target_type.value,
     }
+    # As DRUM: the labels of binary and multiclass models (not of multilabel ones).
     if config.target_type is TargetType.BINARY and config.positive_class_label is not None:
         body["positiveClassLabel"] = config.positive_class_label
         body["negativeClassLabel"] = config.negative_class_label
-    elif config.class_labels is not None:
+    elif config.target_type is TargetType.MULTICLASS and config.class_labels is not None:
         body["classLabels"] = list(config.class_labels)
     return json_response(body)
 
@@ -110,33 +113,6 @@ async def stats(runtime: DrumRuntime, request: Request) -> Response:
     return json_response(runtime.stats.body())
 
 
-async def predict_unstructured(runtime: DrumRuntime, request: Request) -> Response:
-    target_type = runtime.config.target_type
-    raise DrumHTTPError(
-        f"This model has target type {target_type}, use either /predict/ or /predictions/ endpoint.",
-        status_code=422,
-    )
-
-
-async def chat(runtime: DrumRuntime, request: Request) -> Response:
-    raise DrumHTTPError(
-        "This model's chat interface was called, but chat is not supported.", status_code=404
-    )
-
-
-async def get_supported_llm_models(runtime: DrumRuntime, request: Request) -> Response:
-    raise DrumHTTPError(
-        "get_supported_llm_models is supported only for TextGen models", status_code=404
-    )
-
-
-async def forward_request(runtime: DrumRuntime, request: Request) -> Response:
-    # DRUM answers this one without the "ERROR: " prefix.
-    return json_response(
-        {"message": "This endpoint is only supported by OpenAI based predictors"}, 400
-    )
-
-
 VIEWS: dict[str, View] = {
     "ping": ping,
     "health": health,
@@ -145,10 +121,10 @@ VIEWS: dict[str, View] = {
     "stats": stats,
     "predict": structured.predict,
     "transform": structured.transform,
-    "predict_unstructured": predict_unstructured,
-    "chat": chat,
-    "get_supported_llm_models": get_supported_llm_models,
-    "forward_request": forward_request,
+    "predict_unstructured": unstructured.predict_unstructured,
+    "chat": chat_routes.chat,
+    "get_supported_llm_models": chat_routes.get_supported_llm_models,
+    "forward_request": chat_routes.forward_request,
 }
 
 

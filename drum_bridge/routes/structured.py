@@ -29,19 +29,27 @@ async def predict(runtime: DrumRuntime, request: Request) -> Response:
         raise UnprocessableEntityError(_WRONG_FOR_PREDICT[target_type])
     model = runtime.loaded
     payload = await read_payload(request)
-    body = await runtime.executor.run(model.predict, payload)
+    if model.score_is_async:
+        # Reading and checking run in model threads; the hook is awaited on the loop
+        # (run_model awaits an async def there, with the request timeout).
+        data = await runtime.run_model(model.prepare, payload)
+        out = await runtime.run_model(model.score_async, data, payload)
+        body = await runtime.run_model(model.finish, data, out)
+    else:
+        body = await runtime.run_model(model.predict, payload)
     return Response(body, media_type="application/json")
 
 
 async def transform(runtime: DrumRuntime, request: Request) -> Response:
     target_type = runtime.config.target_type
     if target_type is not TargetType.TRANSFORM:
+        endpoint = "predictUnstructured" if target_type is TargetType.UNSTRUCTURED else "predict"
         raise UnprocessableEntityError(
-            f"This model has target type {target_type}, use the /predict/ endpoint."
+            f"This model has target type {target_type}, use the /{endpoint}/ endpoint."
         )
     model = runtime.loaded
     payload = await read_payload(request)
-    x_csv, y_csv = await runtime.executor.run(model.transform, payload)
+    x_csv, y_csv = await runtime.run_model(model.transform, payload)
     parts = [("X", x_csv)]
     if y_csv is not None:
         parts.append(("y", y_csv))

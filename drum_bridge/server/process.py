@@ -21,8 +21,8 @@ from types import FrameType
 from typing import Any
 
 from ..app import DrumApp, create_app
-from ..model_runtime import DrumRuntime
 from ..config import Config
+from ..model_runtime import DrumRuntime
 from .logging_config import logging_config
 from .worker_config import CONFIG_ENV, decode_config, encode_config
 

@@ -60,7 +60,7 @@ def test_labels_in_prediction_order(
                      id="multiclass-without-labels"),
         pytest.param({"target_type": TargetType.MULTICLASS, "class_labels": ("a", "b", "a")},
                      "must be unique", id="multiclass-duplicate-labels"),
-        pytest.param({"class_labels": ("a", "b")}, "binary and multiclass models only",
+        pytest.param({"class_labels": ("a", "b")}, "binary, multiclass and multilabel models only",
                      id="labels-for-regression"),
         pytest.param({"target_type": "regression"}, "must be a TargetType", id="target-type-str"),
         pytest.param({"url_prefix": "model"}, "must start with '/'", id="url-prefix-relative"),
@@ -117,3 +117,62 @@ def test_server_type_picks_the_preferred_extension(
     server_type: ServerType, style: ExtensionStyle
 ) -> None:
     assert server_type.preferred_extension is style
+
+
+# --- every DRUM target type -------------------------------------------------------------
+
+
+def test_every_drum_target_type_is_a_target_type() -> None:
+    from drum_bridge.cli import ALL_TARGET_TYPES
+
+    assert {member.value for member in TargetType} == set(ALL_TARGET_TYPES)
+
+
+@pytest.mark.parametrize(
+    ("target_type", "printed"),
+    [(TargetType.GEO_POINT, "TargetType.GEO_POINT"),
+     (TargetType.VECTOR_DATABASE, "TargetType.VECTOR_DATABASE"),
+     (TargetType.AGENTIC_WORKFLOW, "TargetType.AGENTIC_WORKFLOW"),
+     (TargetType.TEXT_GENERATION, "TargetType.TEXT_GENERATION"),
+     (TargetType.MULTILABEL, "TargetType.MULTILABEL"),
+     (TargetType.UNSTRUCTURED, "TargetType.UNSTRUCTURED")],
+)
+def test_new_target_types_print_as_drums_members(target_type: TargetType, printed: str) -> None:
+    # DRUM's wrong-endpoint 422 names the member; its names are DRUM's.
+    assert str(target_type) == printed
+
+
+@pytest.mark.parametrize(
+    "target_type",
+    [TargetType.TEXT_GENERATION, TargetType.VECTOR_DATABASE, TargetType.AGENTIC_WORKFLOW],
+)
+def test_text_like_target_needs_a_target_name(tmp_path: Path, target_type: TargetType) -> None:
+    with pytest.raises(ConfigError) as refused:
+        make_config(tmp_path, target_type=target_type)
+
+    assert str(refused.value).startswith(
+        "Unexpected empty target name for text generation, vector database, or agentic"
+        " workflow target."
+    )
+    assert "TARGET_NAME" in str(refused.value)
+    assert make_config(tmp_path, target_type=target_type, target_name="answer").target_name == "answer"
+
+
+@pytest.mark.parametrize(
+    "target_type", [TargetType.UNSTRUCTURED, TargetType.GEO_POINT, TargetType.ANOMALY]
+)
+def test_other_targets_need_no_target_name(tmp_path: Path, target_type: TargetType) -> None:
+    assert make_config(tmp_path, target_type=target_type).target_name is None
+
+
+def test_multilabel_takes_class_labels_as_multiclass_does(tmp_path: Path) -> None:
+    config = make_config(
+        tmp_path, target_type=TargetType.MULTILABEL, class_labels=("cat", "dog", "fish")
+    )
+
+    assert config.labels == ("cat", "dog", "fish")
+    with pytest.raises(ConfigError, match="A multilabel model needs at least two class labels"):
+        make_config(tmp_path, target_type=TargetType.MULTILABEL, class_labels=("cat",))
+    with pytest.raises(ConfigError, match="A multilabel model needs at least two class labels"):
+        make_config(tmp_path, target_type=TargetType.MULTILABEL, positive_class_label="a",
+                    negative_class_label="b")

@@ -92,6 +92,8 @@ def test_code_dir_address_and_target_type_from_env(drum_env: dict[str, str], cod
                      id="WITH_ERROR_SERVER-off"),
         pytest.param({"SHOW_STACKTRACE": "1"}, attrgetter("show_stacktrace"), True,
                      id="SHOW_STACKTRACE"),
+        pytest.param({"DRUM_BRIDGE_MAX_BODY_SIZE": "1048576"}, attrgetter("max_body_size"), 1048576,
+                     id="DRUM_BRIDGE_MAX_BODY_SIZE"),
     ],
 )
 def test_env_var_reaches_config(
@@ -234,3 +236,74 @@ def test_missing_code_dir_is_named(tmp_path: Path) -> None:
     missing = tmp_path / "nowhere"
     with pytest.raises(ConfigError, match=f"The path {missing} is not a directory!"):
         gather(missing, "--target-type", "regression")
+
+
+# --- the target types beyond the structured five ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("argv", "environ", "metadata", "target_type"),
+    [
+        pytest.param(("--target-type", "unstructured"), {}, None, TargetType.UNSTRUCTURED,
+                     id="flag"),
+        pytest.param((), {"TARGET_TYPE": "geopoint"}, None, TargetType.GEO_POINT, id="env"),
+        pytest.param((), {"TARGET_NAME": "answer"}, "targetType: textgeneration\n",
+                     TargetType.TEXT_GENERATION, id="metadata"),
+        pytest.param(("--target-type", "vectordatabase"), {"TARGET_NAME": "Predictions"}, None,
+                     TargetType.VECTOR_DATABASE, id="vectordatabase"),
+        pytest.param((), {"TARGET_TYPE": "agenticworkflow", "TARGET_NAME": "Response"}, None,
+                     TargetType.AGENTIC_WORKFLOW, id="agenticworkflow"),
+    ],
+)
+def test_every_target_type_from_flag_env_or_metadata(
+    code_dir: Path, argv: tuple[str, ...], environ: dict[str, str], metadata: str | None,
+    target_type: TargetType,
+) -> None:
+    if metadata is not None:
+        (code_dir / "model-metadata.yaml").write_text(f"name: m\ntype: inference\n{metadata}")
+
+    assert gather(code_dir, *argv, environ=environ).target_type is target_type
+
+
+def test_missing_target_name_is_drums_error(code_dir: Path) -> None:
+    with pytest.raises(ConfigError, match="Unexpected empty target name for text generation"):
+        gather(code_dir, "--target-type", "textgeneration")
+
+
+def test_target_name_from_env_or_metadata(code_dir: Path) -> None:
+    write_metadata(code_dir, "agenticworkflow", "inferenceModel:\n  targetName: Response\n")
+
+    assert gather(code_dir).target_name == "Response"
+    assert gather(code_dir, environ={"TARGET_NAME": "Response"}).target_name == "Response"
+    with pytest.raises(ConfigError, match="TARGET_NAME given as 'answer' disagrees with"):
+        gather(code_dir, environ={"TARGET_NAME": "answer"})
+
+
+def test_metadata_target_name_of_other_targets_is_not_needed(code_dir: Path) -> None:
+    # DataRobot's metadata names the target of every model; only text-like targets use it.
+    write_metadata(code_dir, "regression", "inferenceModel:\n  targetName: price\n")
+
+    assert gather(code_dir, environ={"TARGET_NAME": "other"}).target_name == "other"
+
+
+@pytest.mark.parametrize(
+    ("argv", "metadata"),
+    [
+        pytest.param(("--class-labels", "cat", "dog"), None, id="flag"),
+        pytest.param(("--class-labels-file", "{labels}"), None, id="file"),
+        pytest.param((), "inferenceModel:\n  classLabels:\n    - cat\n    - dog\n", id="metadata"),
+    ],
+)
+def test_multilabel_class_labels_as_for_multiclass(
+    code_dir: Path, argv: tuple[str, ...], metadata: str | None
+) -> None:
+    (code_dir / "labels.txt").write_text("cat\ndog\n")
+    argv = tuple(arg.format(labels=code_dir / "labels.txt") for arg in argv)
+    write_metadata(code_dir, "multilabel", metadata or "")
+
+    assert gather(code_dir, *argv).class_labels == ("cat", "dog")
+
+
+def test_multilabel_without_class_labels_is_drums_error(code_dir: Path) -> None:
+    with pytest.raises(ConfigError, match="Class labels are missing"):
+        gather(code_dir, "--target-type", "multilabel")

@@ -33,6 +33,15 @@ def _everything_set(code_dir: Path) -> Config:
         wsgi_threads=5,
         graceful_timeout=4.5,
         max_body_size=1234,
+        max_header_size=4321,
+        request_timeout=12.5,
+        max_waiting_requests=7,
+        deployment_config=code_dir / "deployment.json",
+        user_secrets_mount_path=code_dir / "secrets",
+        user_secrets_prefix="SECRET",
+        allow_dr_api_access=True,
+        webserver="https://app.datarobot.com",
+        api_token="token",
         model_metadata={"name": "iris", "inferenceModel": {"classLabels": ["a", "b"]}},
     )
 

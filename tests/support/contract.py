@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import base64
 import json
+import uuid
 from dataclasses import dataclass
 from email.message import Message
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -23,12 +25,17 @@ __all__ = [
     "Case",
     "Part",
     "Scenario",
+    "CHAT_PATHS",
     "approx_json",
+    "chat_expected_json",
+    "is_chat_case",
     "is_werkzeug_page",
     "load_scenario",
     "media_type",
     "multipart_parts",
     "request_kwargs",
+    "sse_events",
+    "sse_matches",
 ]
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "contract" / "data"
@@ -168,3 +175,70 @@ def multipart_parts(body: bytes, content_type: str) -> list[Part]:
     chunks = body.split(delimiter)
     assert chunks[-1].strip() == b"--", f"multipart body does not end with {delimiter!r}--"
     return [_part(chunk) for chunk in chunks[1:-1]]
+
+
+#: The OpenAI-compatible routes (chat completions, models) and the forwarding ones.
+CHAT_PATHS = ("/chat/completions", "/v1/chat/completions", "/models", "/v1/models")
+CHAT_PATH_PREFIXES = ("/directAccess/", "/nim/")
+#: Fields of a chat answer that differ between any two runs: compared by kind, not value.
+ASSOCIATION_ID = "datarobot_association_id"
+
+
+def is_chat_case(case: Case) -> bool:
+    """A request to a chat route (replayed by ``tests/contract/test_chat_contract.py``)."""
+    path = urlsplit(case.request["path"]).path
+    return path in CHAT_PATHS or path.startswith(CHAT_PATH_PREFIXES)
+
+
+def chat_expected_json(recorded: Any, actual: Any, association_id: str | None = None) -> Any:
+    """``recorded`` as a chat answer is compared: ``created`` any whole number and
+    ``datarobot_association_id`` any UUID (or ``association_id`` when given)."""
+    expected = approx_json(recorded)
+    if not isinstance(expected, dict) or not isinstance(actual, dict):
+        return expected
+    if "created" in expected:
+        assert isinstance(actual.get("created"), int)
+        expected["created"] = actual["created"]
+    if ASSOCIATION_ID in expected:
+        value = actual.get(ASSOCIATION_ID)
+        assert isinstance(value, str)
+        if association_id is None:
+            uuid.UUID(value)
+        else:
+            assert value == association_id
+        expected[ASSOCIATION_ID] = value
+    return expected
+
+
+def sse_events(text: str) -> list[dict[str, str]]:
+    """The events of a Server-Sent Events body: ``{"data": ...}`` plus ``"event"`` if named.
+
+    Each event must end with a blank line (a body cut short fails here).
+    """
+    assert text == "" or text.endswith("\n\n"), f"the stream does not end an event: {text[-80:]!r}"
+    events = []
+    for block in text.split("\n\n")[:-1]:
+        event: dict[str, str] = {}
+        for line in block.split("\n"):
+            field, _, value = line.partition(":")
+            value = value.removeprefix(" ")
+            event[field] = f"{event[field]}\n{value}" if field in event else value
+        events.append(event)
+    return events
+
+
+def sse_matches(actual_text: str, recorded_text: str) -> None:
+    """Assert a chat stream as recorded: the same events, chunks compared as chat answers
+    (``created`` any whole number; one UUID association id for the whole stream)."""
+    actual, recorded = sse_events(actual_text), sse_events(recorded_text)
+    assert [set(event) for event in actual] == [set(event) for event in recorded]
+    association_ids = set()
+    for got, wanted in zip(actual, recorded, strict=True):
+        assert got.get("event") == wanted.get("event")
+        if wanted["data"] == "[DONE]":
+            assert got["data"] == "[DONE]"
+            continue
+        chunk = json.loads(got["data"])
+        assert chunk == chat_expected_json(json.loads(wanted["data"]), chunk)
+        association_ids.add(chunk.get(ASSOCIATION_ID))
+    assert len(association_ids) <= 1, association_ids

@@ -104,6 +104,9 @@ class FlaskRequestCycle:
             if request_started.receivers:
                 request_started.send(app, _async_wrapper=app.ensure_sync)
             rv = app.preprocess_request()
+            if rv is None and isinstance(self.ctx.request.routing_exception, BadHost):
+                # Flask would answer it when dispatching: the route must not answer instead.
+                raise self.ctx.request.routing_exception
         except Exception as exc:
             error = exc
             rv = self._handle(exc)

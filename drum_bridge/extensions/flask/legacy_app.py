@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Flask, jsonify, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import BadHost, HTTPException
 
 from ...routes.route_table import BLUEPRINT, DRUM_RULES, prefixed
 from .internals import LegacyFlask
@@ -39,6 +39,9 @@ def _default_error(exc: Exception) -> Any:
     DRUM" in the README).  Elsewhere HTTP errors get Flask's own pages, as in DRUM.
     """
     on_drum_route = BLUEPRINT in request.blueprints
+    if isinstance(exc, BadHost):
+        # No rule matched (the host is unreadable): answered as the FastAPI side answers it.
+        return jsonify(message=f"ERROR: {exc}"), 400
     if isinstance(exc, HTTPException):
         if not on_drum_route or exc.code is None:
             return exc

@@ -45,3 +45,29 @@ def test_underscore_headers_are_dropped_before_routes(tmp_path: Path) -> None:
         names = client.get("/headers", headers={"X_Secret": "1", "X-Kept": "2"}).json()
     assert "x-kept" in names
     assert not any("_" in name or name == "x-secret" for name in names)
+
+
+def test_headers_past_the_limit_are_answered_431_and_the_server_goes_on(tmp_path: Path) -> None:
+    code_dir = write_pickle(tmp_path / "model", fitted_regressor())
+    with drum_client(server_config(code_dir, "regression", "--max-header-size", "4096")) as client:
+        response = client.get("/ping/", headers={"X-Big": "v" * 5000})
+        assert response.status_code == 431
+        assert response.json()["message"].startswith("ERROR: Request headers are ")
+        assert response.json()["message"].endswith(
+            "more than the limit of 4096 (set by --max-header-size / DRUM_BRIDGE_MAX_HEADER_SIZE)"
+        )
+        assert "X-Drum-Version" in response.headers
+        assert client.get("/ping/", headers={"X-Small": "v" * 1000}).status_code == 200
+
+
+def test_a_host_header_werkzeug_cannot_read_is_answered_400_on_every_path(tmp_path: Path) -> None:
+    code_dir = write_pickle(tmp_path / "model", fitted_regressor())
+    (code_dir / "custom_flask.py").write_text("def init_app(app):\n    pass\n")
+    bad_host = {"Host": "a" * 64 + ".example.com"}
+    with drum_client(server_config(code_dir, "regression")) as client:
+        for path in ("/ping/", "/predict", "/info/", "/no-such-path"):
+            response = client.get(path, headers=bad_host)
+            assert response.status_code == 400, path
+            assert response.json()["message"].startswith("ERROR: 400 Bad Request"), path
+            assert "X-Drum-Version" in response.headers
+        assert client.get("/ping/").status_code == 200

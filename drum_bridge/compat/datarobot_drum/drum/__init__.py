@@ -1,0 +1,1 @@
+"""``datarobot_drum.drum``: only the modules model code imports (``exceptions``, ``common``)."""
