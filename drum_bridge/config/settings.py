@@ -129,6 +129,8 @@ class Config:
     negative_class_label: str | None = None
     class_labels: tuple[str, ...] | None = None
     target_name: str | None = None
+    #: The LLM a chat model serves (runtime parameter ``LLM_ID``): ``/models`` names it.
+    llm_id: str | None = None
     url_prefix: str = ""
     host: str = "localhost"
     port: int = 8080

@@ -245,6 +245,11 @@ def _request_timeout(args: argparse.Namespace, environ: Mapping[str, str]) -> fl
     return seconds
 
 
+def _llm_id(environ: Mapping[str, str]) -> str | None:
+    value = read_runtime_param("LLM_ID", environ)
+    return str(value) if value not in (None, "") else None
+
+
 def config_from_args(args: argparse.Namespace, environ: Mapping[str, str] | None = None) -> Config:
     """The Config for ``drum server`` flags ``args`` in environment ``environ``."""
     environ = os.environ if environ is None else environ
@@ -298,6 +303,7 @@ def config_from_args(args: argparse.Namespace, environ: Mapping[str, str] | None
         negative_class_label=negative,
         class_labels=class_labels,
         target_name=_target_name(target_type, environ, metadata),
+        llm_id=_llm_id(environ),
         url_prefix=environ.get("URL_PREFIX", "").rstrip("/"),
         host=host,
         # DRUM 1.18.1 defaults to gunicorn, whose default port is 8000.

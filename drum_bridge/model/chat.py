@@ -26,7 +26,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..config import TargetType
-from ..config.runtime_parameters import read_runtime_param
 from ..errors import DrumHTTPError, PredictionError
 
 __all__ = [
@@ -50,9 +49,7 @@ __all__ = [
 ASSOCIATION_ID_KEY = "datarobot_association_id"
 CHAT_NOT_SUPPORTED = "This model's chat interface was called, but chat is not supported."
 MODELS_TEXTGEN_ONLY = "get_supported_llm_models is supported only for TextGen models"
-#: The runtime parameter naming the one model ``/models`` lists when there is no hook.
-LLM_ID_PARAM = "LLM_ID"
-#: What DRUM answers for that model (2025-01-01T00:00:00Z, its owner).
+#: What DRUM answers for the model the ``LLM_ID`` runtime parameter names (2025-01-01T00:00:00Z, its owner).
 LLM_ID_CREATED = 1735689600
 LLM_ID_OWNER = "DataRobot"
 _OPENAI_CHAT_TYPES = "openai.types.chat"
@@ -347,9 +344,8 @@ def supported_models(hook: Callable[..., Any], model: Any) -> list[dict[str, Any
     return models_from_hook(hook(model))
 
 
-def llm_models(environ: Mapping[str, str]) -> list[dict[str, Any]]:
+def llm_models(llm_id: str | None) -> list[dict[str, Any]]:
     """``/models`` without a hook: the ``LLM_ID`` runtime parameter's model, if set."""
-    llm_id = read_runtime_param(LLM_ID_PARAM, environ)
     if not llm_id:
         return []
     return [{"created": LLM_ID_CREATED, "id": str(llm_id), "object": "model", "owned_by": LLM_ID_OWNER}]

@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 from typing import Any
 
 import anyio
@@ -225,7 +224,7 @@ async def get_supported_llm_models(runtime: DrumRuntime, request: Request) -> Re
     model = runtime.loaded
     hook = model.hooks.get_supported_llm_models
     if hook is None:
-        entries = model_chat.llm_models(os.environ)
+        entries = model_chat.llm_models(runtime.config.llm_id)
     elif is_async(hook):
         entries = model_chat.models_from_hook(await _on_loop(runtime, hook, model.model))
     else:

@@ -76,12 +76,8 @@ def scenario_client(request: pytest.FixtureRequest) -> Iterator[TestClient]:
     config = server_config(
         scenario.code_dir, scenario.target_type, *scenario.args, environ=scenario.env
     )
-    # Runtime parameters (LLM_ID) are read from the process environment at request time.
-    with pytest.MonkeyPatch.context() as env:
-        for name, value in scenario.env.items():
-            env.setenv(name, value)
-        with drum_client(config) as client:
-            yield client
+    with drum_client(config) as client:
+        yield client
 
 
 def test_the_chat_cases_are_recorded() -> None:

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
-from support.app import ClientResponse, drum_client
+from support.app import ClientResponse, drum_client, server_config
 from support.contract import sse_events
 from support.model_dirs import write_custom_py
 
@@ -496,9 +496,9 @@ def test_a_models_hook_answer_of_another_kind_is_a_500(tmp_path: Path, returns: 
 def test_without_a_hook_models_name_the_llm_id_runtime_parameter(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, value: str
 ) -> None:
-    monkeypatch.setenv("MLOPS_RUNTIME_PARAM_LLM_ID", value)
-    source = OPENAI_TYPES + "\ndef chat(completion_create_params, model):\n    return completion('x')\n"
-    with drum_client(textgen_config(write_custom_py(tmp_path, source))) as client:
+    code_dir = write_custom_py(tmp_path, OPENAI_TYPES + "\ndef chat(completion_create_params, model):\n    return completion('x')\n")
+    environ = {"TARGET_NAME": "completion", "MLOPS_RUNTIME_PARAM_LLM_ID": value}
+    with drum_client(server_config(code_dir, "textgeneration", environ=environ)) as client:
         assert client.get("/v1/models").json() == {
             "data": [{"created": 1735689600, "id": "my-llm", "object": "model",
                       "owned_by": "DataRobot"}],
@@ -506,9 +506,9 @@ def test_without_a_hook_models_name_the_llm_id_runtime_parameter(
         }
 
 
-def test_a_hook_wins_over_the_llm_id(sync_client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("MLOPS_RUNTIME_PARAM_LLM_ID", "my-llm")
-    assert [entry["id"] for entry in sync_client.get("/models").json()["data"]] == ["m1", "m2"]
+def test_a_hook_wins_over_the_llm_id(tmp_path: Path) -> None:
+    with drum_client(textgen_config(write_custom_py(tmp_path, SYNC_CHAT), llm_id="my-llm")) as client:
+        assert [entry["id"] for entry in client.get("/models").json()["data"]] == ["m1", "m2"]
 
 
 def test_drums_chat_template_works_unchanged(tmp_path: Path) -> None:

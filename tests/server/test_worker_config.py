@@ -19,6 +19,7 @@ def _everything_set(code_dir: Path) -> Config:
         target_type=TargetType.MULTICLASS,
         class_labels=("setosa", "versicolor", "virginica"),
         target_name="species",
+        llm_id="my-llm",
         url_prefix="/model/v1",
         host="0.0.0.0",
         port=9123,
