@@ -13,9 +13,9 @@ import logging
 import logging.config
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from .compat.datarobot_api import check_datarobot_api_access
 from .compat.drum_settings import DRUM_SETTINGS, Fate, check_drum_settings, refused_flags
@@ -124,34 +124,24 @@ def _server_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"Requests that may wait for a busy model thread, answered 503 past it (env DRUM_BRIDGE_MAX_WAITING_REQUESTS; default {Config.max_waiting_requests})")
 
 
-def _non_negative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid number: {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError("must be 0 or more")
-    return value
+def _number(kind: type[float] | type[int], minimum: float, condition: str) -> Callable[[str], Any]:
+    """An argparse type: a number of ``kind`` of at least ``minimum``."""
+
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"invalid {kind.__name__} value: {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be {condition}")
+        return value
+
+    return parse
 
 
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid int value: {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError("must be 0 or more")
-    return value
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid int value: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be > 0")
-    return value
+_positive_int = _number(int, 1, "> 0")
+_non_negative_int = _number(int, 0, "0 or more")
+_non_negative_float = _number(float, 0, "0 or more")
 
 
 #: The console scripts; both are this command.

@@ -24,9 +24,17 @@ from .thread_pool import CallTimeoutError, PoolClosedError, PoolFullError, Threa
 
 T = TypeVar("T")
 
-__all__ = ["DrumRuntime"]
+__all__ = ["DrumRuntime", "request_timed_out"]
 
 logger = logging.getLogger("drum_bridge.runtime")
+
+
+def request_timed_out(timeout: float | None) -> GatewayTimeoutError:
+    """The 504 for model code that ran past the request timeout."""
+    return GatewayTimeoutError(
+        f"The model did not answer within the request timeout of {timeout:g} s"
+        " (DRUM_CLIENT_REQUEST_TIMEOUT / --request-timeout)"
+    )
 
 
 class DrumRuntime:
@@ -83,10 +91,7 @@ class DrumRuntime:
         except PoolClosedError as exc:
             raise ServiceUnavailableError(f"{exc}; retry on another replica") from exc
         except CallTimeoutError as exc:
-            raise GatewayTimeoutError(
-                f"The model did not answer within the request timeout of {timeout:g} s"
-                " (DRUM_CLIENT_REQUEST_TIMEOUT / --request-timeout)"
-            ) from exc
+            raise request_timed_out(timeout) from exc
 
     async def continue_model(self, func: Callable[..., T], *args: Any) -> T:
         """A further step of a request already served (a stream's next chunk): as
@@ -95,10 +100,7 @@ class DrumRuntime:
         try:
             return await self.executor.continue_until(timeout, func, *args)
         except CallTimeoutError as exc:
-            raise GatewayTimeoutError(
-                f"The model did not answer within the request timeout of {timeout:g} s"
-                " (DRUM_CLIENT_REQUEST_TIMEOUT / --request-timeout)"
-            ) from exc
+            raise request_timed_out(timeout) from exc
 
     def begin_drain(self) -> int:
         """Shutdown began: refuse new model calls, answer the queued ones 503; how many."""

@@ -11,26 +11,8 @@ from pathlib import Path
 import pytest
 from starlette.testclient import TestClient
 from support.app import drum_client, predict, server_config
-from support.model_dirs import write_custom_py
+from support.model_dirs import SLEEPY_MODEL, write_custom_py
 from support.server import wait_for
-
-SLEEPY_MODEL = """
-import time
-from pathlib import Path
-
-import pandas as pd
-
-
-def load_model(code_dir):
-    return Path(code_dir)
-
-
-def score(data, model, **kwargs):
-    seconds = float(data["sleep"].iloc[0])
-    (model / "started").write_text(str(seconds))
-    time.sleep(seconds)
-    return pd.DataFrame({"Predictions": [seconds] * len(data)})
-"""
 
 
 def _csv(seconds: float) -> bytes:

@@ -29,11 +29,11 @@ from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 
 from ..asgi.responses import json_response
-from ..errors import DrumHTTPError, GatewayTimeoutError, is_user_http_error
+from ..errors import DrumHTTPError, is_user_http_error
 from ..model import chat as model_chat
 from ..model.chat import AsyncChunks, ChatAnswer, ChatCall, Completion, SyncChunks
 from ..model.predictor import is_async
-from ..model_runtime import DrumRuntime
+from ..model_runtime import DrumRuntime, request_timed_out
 from .samples import split_content_type
 from .unstructured import hook_headers
 
@@ -84,10 +84,7 @@ async def _on_loop(runtime: DrumRuntime, func: Any, *args: Any) -> Any:
     timeout = runtime.config.request_timeout or None
     with anyio.move_on_after(timeout):
         return await func(*args)
-    raise GatewayTimeoutError(
-        f"The model did not answer within the request timeout of {timeout:g} s"
-        " (DRUM_CLIENT_REQUEST_TIMEOUT / --request-timeout)"
-    )
+    raise request_timed_out(timeout)
 
 
 async def _next_chunk(runtime: DrumRuntime, stream: SyncChunks | AsyncChunks) -> Any:

@@ -10,28 +10,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from support.model_dirs import write_custom_py
+from support.model_dirs import SLEEPY_MODEL, write_custom_py
 from support.server import ServerProcess, run_server, wait_for
 
 pytestmark = pytest.mark.server
-
-SLEEPY_MODEL = """
-import time
-from pathlib import Path
-
-import pandas as pd
-
-
-def load_model(code_dir):
-    return Path(code_dir)
-
-
-def score(data, model, **kwargs):
-    seconds = float(data["sleep"].iloc[0])
-    (model / "started").write_text(str(seconds))
-    time.sleep(seconds)
-    return pd.DataFrame({"Predictions": [seconds] * len(data)})
-"""
 
 
 def _predict(server: ServerProcess, seconds: float, timeout: float = 60) -> httpx.Response:

@@ -10,10 +10,29 @@ from typing import Any
 import pandas as pd
 from sklearn.linear_model import LinearRegression
 
-__all__ = ["SAMPLES_CSV", "fitted_regressor", "write_custom_py", "write_pickle"]
+__all__ = ["SAMPLES_CSV", "SLEEPY_MODEL", "fitted_regressor", "write_custom_py", "write_pickle"]
 
 #: Two rows of the two features ``fitted_regressor`` knows.
 SAMPLES_CSV = b"a,b\n1,2\n3,4\n"
+#: A custom.py whose score() sleeps as many seconds as column ``sleep`` says, after writing
+#: ``started`` into the code dir (so a test knows the call runs).
+SLEEPY_MODEL = """
+import time
+from pathlib import Path
+
+import pandas as pd
+
+
+def load_model(code_dir):
+    return Path(code_dir)
+
+
+def score(data, model, **kwargs):
+    seconds = float(data["sleep"].iloc[0])
+    (model / "started").write_text(str(seconds))
+    time.sleep(seconds)
+    return pd.DataFrame({"Predictions": [seconds] * len(data)})
+"""
 
 
 def write_custom_py(code_dir: Path, source: str) -> Path:
