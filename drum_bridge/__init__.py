@@ -1,12 +1,13 @@
 """drum-bridge: DataRobot's ``drum server`` on FastAPI and uvicorn.
 
 Serves custom models with the DRUM HTTP contract and honours both extension
-styles: ``custom_fastapi.py`` and legacy ``custom_flask.py``.
+styles: ``custom_fastapi.py`` and legacy ``custom_flask.py``.  ``create_app``
+builds the ASGI app, to serve alone or to mount in a host application.
 """
 
 from __future__ import annotations
 
-from .app import DrumApp, create_app
+from .app import AppSettings, DrumApp, create_app
 from .config import Config, ServerType, TargetType
 from .errors import (
     ConfigError,
@@ -22,6 +23,7 @@ from .version import __version__
 
 __all__ = [
     "__version__",
+    "AppSettings",
     "Config",
     "ConfigError",
     "CustomHTTPError",

@@ -1,4 +1,10 @@
-"""``create_app(config)``: the ASGI app that serves one model with the DRUM contract.
+"""``create_app(...)``: the ASGI app that serves one model with the DRUM contract.
+
+``create_app(config)`` or ``create_app(code_dir=..., target_type=..., **settings)``
+with ``Config``'s field names.  The app runs alone under a server, or mounted in
+a host application: the host enters ``app.lifespan_context(host)`` from its own
+lifespan (mounted apps get no lifespan events), or else the model loads on
+first use.
 
 The whole stack, outermost first; ``outer_layers`` below declares the first
 five, FastAPI builds the rest::
@@ -17,9 +23,13 @@ five, FastAPI builds the rest::
 
 from __future__ import annotations
 
+import dataclasses
 import logging
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+import os
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypedDict, overload
 
 from fastapi import FastAPI
 from starlette.middleware import Middleware
@@ -30,8 +40,9 @@ from werkzeug.exceptions import NotFound
 
 from .asgi.responses import error_response, werkzeug_response
 from .compat.provide import provide_datarobot_drum
-from .config import Config
-from .errors import DrumHTTPError, ExtensionError
+from .config import Config, ServerType, TargetType
+from .config.model_metadata import read_model_metadata
+from .errors import ConfigError, DrumHTTPError, ExtensionError
 from .extensions import LoadedExtensions, load_extensions
 from .middleware.body_limit import BodyLimitMiddleware
 from .middleware.drum_headers import DrumHeadersMiddleware
@@ -43,7 +54,10 @@ from .routes.endpoints import build_endpoints
 from .routes.route_table import BLUEPRINT, build_map
 from .version import __version__
 
-__all__ = ["DrumApp", "create_app", "outer_layers"]
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+__all__ = ["AppSettings", "DrumApp", "config_from_settings", "create_app", "outer_layers"]
 
 logger = logging.getLogger("drum_bridge.app")
 
@@ -67,8 +81,88 @@ def outer_layers(runtime: DrumRuntime, extensions: LoadedExtensions) -> list[Mid
     ]
 
 
+class AppSettings(TypedDict, total=False):
+    """``create_app``'s keywords beside ``code_dir`` and ``target_type``: ``Config``'s fields.
+
+    Enums may be given by value (``"fastapi"``), paths as strings, labels as any
+    sequence of strings.
+    """
+
+    positive_class_label: str | None
+    negative_class_label: str | None
+    class_labels: Sequence[str] | None
+    target_name: str | None
+    llm_id: str | None
+    url_prefix: str
+    host: str
+    port: int
+    max_workers: int
+    with_error_server: bool
+    show_stacktrace: bool
+    server_type: ServerType | str
+    load_all_extensions: bool
+    model_threads: int
+    flask_hooks_inline: bool
+    flask_hook_threads: int
+    wsgi_threads: int
+    graceful_timeout: float
+    request_timeout: float
+    max_waiting_requests: int
+    max_header_size: int
+    max_body_size: int
+    deployment_config: str | os.PathLike[str] | None
+    user_secrets_mount_path: str | os.PathLike[str] | None
+    user_secrets_prefix: str | None
+    allow_dr_api_access: bool
+    webserver: str | None
+    api_token: str | None
+    model_metadata: dict[str, object] | None
+
+
+_CONFIG_FIELDS = frozenset(f.name for f in dataclasses.fields(Config))
+_PATH_FIELDS = ("deployment_config", "user_secrets_mount_path")
+
+
+def _labels(value: object) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
+        raise ConfigError(f"class_labels must be a sequence of labels, got {value!r}")
+    return tuple(str(label) for label in value)
+
+
+def config_from_settings(code_dir: str | os.PathLike[str], target_type: TargetType | str,
+                         settings: dict[str, Any]) -> Config:
+    """The ``Config`` for ``create_app``'s keywords; unknown ones are a ``TypeError``.
+
+    Values are read as the CLI reads its flags (a relative ``code_dir`` from the
+    working directory); ``model-metadata.yaml`` fills ``/info/``'s
+    ``modelMetadata`` unless given.  Nothing is read from the environment.
+    """
+    unknown = sorted(set(settings) - _CONFIG_FIELDS - {"code_dir", "target_type"})
+    if unknown:
+        raise TypeError(f"create_app() got unknown settings: {', '.join(unknown)}")
+    values = dict(settings)
+    values["code_dir"] = path = Path(code_dir).resolve()
+    values["target_type"] = (
+        target_type if isinstance(target_type, TargetType) else TargetType.parse(str(target_type))
+    )
+    server_type = values.get("server_type")
+    if server_type is not None and not isinstance(server_type, ServerType):
+        values["server_type"] = ServerType.parse(str(server_type))
+    if "class_labels" in values:
+        values["class_labels"] = _labels(values["class_labels"])
+    for name in _PATH_FIELDS:
+        if values.get(name) is not None:
+            values[name] = Path(values[name]).resolve()
+    if "model_metadata" not in values and path.is_dir():
+        metadata = read_model_metadata(path)
+        values["model_metadata"] = metadata.raw if metadata else None
+    return Config(**values)
+
+
 class DrumApp(FastAPI):
-    """A FastAPI app whose outermost layers are drum-bridge's own.
+    """The ASGI app serving one model: ``DrumApp(config)``, or ``create_app(...)``.
 
     ``drum_runtime`` holds the model; ``drum_layers`` (from ``outer_layers``)
     wrap the stack FastAPI builds.
@@ -76,6 +170,54 @@ class DrumApp(FastAPI):
 
     drum_runtime: DrumRuntime
     drum_layers: Sequence[Middleware] = ()
+
+    def __init__(self, config: Config, /) -> None:
+        if not isinstance(config, Config):
+            raise TypeError(
+                f"DrumApp() takes a Config, got {type(config).__name__}; or use"
+                " drum_bridge.create_app(code_dir=..., target_type=...)"
+            )
+        # Extension files may import datarobot_drum too, and they load before the model.
+        provide_datarobot_drum()
+        runtime = DrumRuntime(config)
+
+        @asynccontextmanager
+        async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+            await runtime.startup()
+            try:
+                yield
+            finally:
+                await runtime.shutdown()
+
+        super().__init__(
+            title="drum-bridge",
+            version=__version__,
+            lifespan=lifespan,
+            exception_handlers={Exception: _unhandled_error},
+        )
+        self.drum_runtime = runtime
+        drum_routes = DrumRoutes(build_map(config.url_prefix), build_endpoints(runtime, BLUEPRINT))
+        self.router.routes.insert(0, drum_routes)
+        try:
+            extensions = load_extensions(self, config)
+        except ExtensionError as exc:
+            if not config.with_error_server:
+                raise
+            runtime.load_error = str(exc)
+            logger.error("Extension failed to load; serving the error server (513): %s", exc)
+            extensions = LoadedExtensions()
+        self.router.default = extensions.fallback or _not_found
+        runtime.on_shutdown.extend(extensions.on_shutdown)
+        self.drum_layers = outer_layers(runtime, extensions)
+
+    def lifespan_context(self, host: object = None) -> AbstractAsyncContextManager[Any]:
+        """The app's lifespan, for a host that mounts it: ``async with app.lifespan_context(host):``
+        in the host's own lifespan loads the model on entry and releases it (and the
+        extensions' threads and streams) on exit.  It also runs what ``custom_fastapi.py``
+        added to the app's lifespan.  ``host`` is accepted for symmetry with a lifespan
+        function and not used.
+        """
+        return self.router.lifespan_context(self)
 
     def build_middleware_stack(self) -> ASGIApp:
         app = super().build_middleware_stack()
@@ -94,41 +236,41 @@ async def _not_found(scope: Scope, receive: Receive, send: Send) -> None:
     await werkzeug_response(NotFound())(scope, receive, send)
 
 
-def create_app(config: Config) -> DrumApp:
-    """Build the app: DRUM routes, then the model dir's extensions.
+@overload
+def create_app(config: Config, /) -> DrumApp: ...
 
-    The model itself loads in the lifespan (``app.drum_runtime.startup()``).
+
+@overload
+def create_app(
+    *,
+    code_dir: str | os.PathLike[str],
+    target_type: TargetType | str,
+    **settings: Unpack[AppSettings],
+) -> DrumApp: ...
+
+
+def create_app(
+    config: Config | None = None,
+    /,
+    *,
+    code_dir: str | os.PathLike[str] | None = None,
+    target_type: TargetType | str | None = None,
+    **settings: Any,
+) -> DrumApp:
+    """The app serving the model in ``code_dir``: DRUM routes, then the model dir's extensions.
+
+    ``create_app(Config(...))``, or ``create_app(code_dir=..., target_type=..., **settings)``
+    with ``Config``'s field names (``TypeError`` for an unknown one, ``ConfigError`` for a
+    value it refuses).  The model loads in the app's lifespan, in a host's lifespan that
+    enters ``app.lifespan_context(host)``, or else on the first request that needs it.
     """
-    # Extension files may import datarobot_drum too, and they load before the model.
-    provide_datarobot_drum()
-    runtime = DrumRuntime(config)
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await runtime.startup()
-        try:
-            yield
-        finally:
-            await runtime.shutdown()
-
-    app = DrumApp(
-        title="drum-bridge",
-        version=__version__,
-        lifespan=lifespan,
-        exception_handlers={Exception: _unhandled_error},
-    )
-    app.drum_runtime = runtime
-    drum_routes = DrumRoutes(build_map(config.url_prefix), build_endpoints(runtime, BLUEPRINT))
-    app.router.routes.insert(0, drum_routes)
-    try:
-        extensions = load_extensions(app, config)
-    except ExtensionError as exc:
-        if not config.with_error_server:
-            raise
-        runtime.load_error = str(exc)
-        logger.error("Extension failed to load; serving the error server (513): %s", exc)
-        extensions = LoadedExtensions()
-    app.router.default = extensions.fallback or _not_found
-    runtime.on_shutdown.extend(extensions.on_shutdown)
-    app.drum_layers = outer_layers(runtime, extensions)
-    return app
+    if config is not None:
+        given = sorted([*settings, *(["code_dir"] if code_dir is not None else []),
+                        *(["target_type"] if target_type is not None else [])])
+        if given:
+            raise TypeError(f"create_app() takes a Config or settings, not both (got {', '.join(given)})")
+        return DrumApp(config)
+    if code_dir is None or target_type is None:
+        missing = [n for n, v in (("code_dir", code_dir), ("target_type", target_type)) if v is None]
+        raise TypeError(f"create_app() needs a Config, or code_dir and target_type (missing: {', '.join(missing)})")
+    return DrumApp(config_from_settings(code_dir, target_type, settings))

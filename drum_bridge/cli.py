@@ -207,11 +207,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"drum: error: {exc}", file=sys.stderr)
         return 2
     try:
-        serve(config, level)
+        return serve(config, level)
     except DrumBridgeError as exc:
         logger.error("%s", exc, exc_info=config.show_stacktrace)
         return 1
-    return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

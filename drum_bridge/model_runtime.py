@@ -2,14 +2,17 @@
 
 One ``DrumRuntime`` per app, so two apps can be mounted side by side; what they
 share is the process's: each code dir goes on ``sys.path``, as under DRUM.
-``startup()`` is what a lifespan calls; a host application that mounts the app
-calls it from its own lifespan (mounted apps get no lifespan events of their
-own).  Model code runs through ``run_model``: bounded in time (504) and in
-queue length (503), and refused once the server drains (503).
+``startup()`` is what a lifespan calls.  A mounted app gets no lifespan events
+of its own: the host enters the app's ``lifespan_context`` from its lifespan,
+or else the model loads on first use (``ensure_loaded``): the first requests
+wait for the one load, and a failure is remembered, not retried.  Model code
+runs through ``run_model``: bounded in time (504) and in queue length (503),
+and refused once the server drains (503).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -17,7 +20,7 @@ from typing import Any, TypeVar
 import anyio.to_thread
 
 from .config import Config
-from .errors import GatewayTimeoutError, ServiceUnavailableError
+from .errors import DrumHTTPError, GatewayTimeoutError, ServiceUnavailableError
 from .model.predictor import LoadedModel, load_model
 from .process_stats import ProcessStats
 from .thread_pool import CallTimeoutError, PoolClosedError, PoolFullError, ThreadPool
@@ -51,11 +54,52 @@ class DrumRuntime:
         self.startup_error: BaseException | None = None
         #: Called at shutdown, in order (the legacy Flask mount stops its responses).
         self.on_shutdown: list[Callable[[], Awaitable[None]]] = []
+        # One load at a time: a lifespan and first requests, or concurrent first requests.
+        self._starting = asyncio.Lock()
+        self._shut_down = False
 
     async def startup(self) -> None:
-        """Load the model in a worker thread; a failure raises unless the error server is on."""
+        """Load the model in a worker thread; a failure raises unless the error server is on.
+
+        Loads once: a later call returns at once, or raises the same failure again.
+        """
+        async with self._starting:
+            await self._load()
+
+    async def ensure_loaded(self) -> None:
+        """The model, loaded on first use when no lifespan loaded it (a mounted app).
+
+        Concurrent first requests wait for the one load.  A failure (without the error
+        server) is logged once and remembered: this and every later call raise a 500
+        naming the cause, and the load is not retried (fix the model, build the app again).
+        """
+        if self._unloaded():
+            async with self._starting:
+                if self._unloaded():  # else another request loaded it while this one waited
+                    try:
+                        await self._load()
+                    except Exception as exc:
+                        if exc is not self.startup_error:
+                            raise  # the app has shut down: 503
+                        logger.error(
+                            "Model failed to load on first use; its DRUM routes answer 500"
+                            " until the app is built again: %s",
+                            exc,
+                            exc_info=self.config.show_stacktrace,
+                        )
+        if self.startup_error is not None:
+            raise DrumHTTPError(f"Model failed to load: {self.startup_error}")
+
+    def _unloaded(self) -> bool:
+        return self.model is None and self.load_error is None and self.startup_error is None
+
+    async def _load(self) -> None:
+        if self.startup_error is not None:
+            raise self.startup_error
         if self.model is not None or self.load_error is not None:
             return
+        if self._shut_down:
+            raise ServiceUnavailableError("The server has shut down; retry on another replica")
         try:
             # Not the model executor: loading may take long and must not count as scoring.
             self.model = await anyio.to_thread.run_sync(load_model, self.config)
@@ -107,15 +151,21 @@ class DrumRuntime:
         return self.executor.close("The server is shutting down")
 
     async def shutdown(self) -> None:
-        for callback in self.on_shutdown:
-            await callback()
-        self.executor.shutdown()
+        """Release what the model and the extensions hold; a second call does nothing."""
+        if self._shut_down:
+            return
+        self._shut_down = True
+        try:
+            for callback in self.on_shutdown:
+                await callback()
+        finally:
+            self.executor.shutdown()
 
     @property
     def loaded(self) -> LoadedModel:
         if self.model is None:
             raise RuntimeError(
-                "The model is not loaded: run DrumRuntime.startup() first (an app mounted"
-                " in a host application needs it called from the host's lifespan)"
+                "The model is not loaded: enter the app's lifespan_context() (or await"
+                " DrumRuntime.ensure_loaded()) first"
             )
         return self.model

@@ -4,6 +4,7 @@ import drum_bridge
 
 EXPECTED_PUBLIC_NAMES = {
     "__version__",
+    "AppSettings",
     "Config",
     "ConfigError",
     "CustomHTTPError",

@@ -35,6 +35,8 @@ View = Callable[[DrumRuntime, Request], Awaitable[Response]]
 
 #: The views DRUM's error server keeps (answering 513); the others are 404 there.
 ERROR_SERVER_VIEWS = frozenset({"ping", "health", "predict", "transform", "predict_unstructured"})
+#: Liveness: answers without waiting for the model to load on first use.
+NO_MODEL_VIEWS = frozenset({"ping"})
 
 
 def _guarded(runtime: DrumRuntime, name: str, view: View) -> Endpoint:
@@ -45,14 +47,18 @@ def _guarded(runtime: DrumRuntime, name: str, view: View) -> Endpoint:
     status and message, without the prefix, and ``X-Drum-User-Http-Error: true``.
     """
     in_error_server = name in ERROR_SERVER_VIEWS
+    needs_model = name not in NO_MODEL_VIEWS
 
     @functools.wraps(view)
     async def endpoint(request: Request) -> Response:
-        if runtime.load_error is not None:
-            if in_error_server:
-                return error_response(runtime.load_error, 513)
-            return werkzeug_response(NotFound())
         try:
+            if needs_model:
+                # A mounted app whose host did not enter its lifespan loads the model now.
+                await runtime.ensure_loaded()
+            if runtime.load_error is not None:
+                if in_error_server:
+                    return error_response(runtime.load_error, 513)
+                return werkzeug_response(NotFound())
             return await view(runtime, request)
         except DrumHTTPError as exc:
             logger.error(

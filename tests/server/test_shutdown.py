@@ -4,6 +4,7 @@ signal ends the process at once."""
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from pathlib import Path
@@ -98,4 +99,40 @@ def test_a_second_sigterm_during_the_drain_ends_the_process_at_once(
         server.process.terminate()
         assert server.exit_code(timeout=10) == 1
         assert time.monotonic() - signalled < 5
-        assert "Signal 15 during the drain: exiting now" in server.stderr
+        assert "Signal 15 during the drain: killing the workers now" in server.stderr
+
+
+EXITING_MODEL = """
+import os
+
+import pandas as pd
+
+
+def load_model(code_dir):
+    return "model"
+
+
+def score(data, model, **kwargs):
+    if data["exit"].iloc[0]:
+        os._exit(1)  # as a crash in native code would
+    return pd.DataFrame({"Predictions": [1.0] * len(data)})
+"""
+
+
+def test_a_worker_that_dies_is_replaced_in_the_one_worker_mode(tmp_path: Path) -> None:
+    code_dir = write_custom_py(tmp_path / "exiting", EXITING_MODEL)
+    with run_server(tmp_path, "--code-dir", str(code_dir), "--target-type", "regression") as server:
+        assert server.first_answer().status_code == 200
+
+        def predict(exit_now: int) -> httpx.Response:
+            return httpx.post(server.base_url + "/predict/", content=f"exit\n{exit_now}\n",
+                              headers={"Content-Type": "text/csv"}, timeout=30)
+
+        with pytest.raises(httpx.HTTPError):
+            predict(1)  # the worker is gone mid-request: the connection drops
+        # A new worker serves again: the server as a whole never went down.
+        assert server.first_answer(timeout=60).status_code == 200
+        assert predict(0).json() == {"predictions": [1.0]}
+        assert re.search(r"Child process \[\d+\] died", server.stderr), server.stderr
+        assert server.process.poll() is None
+        assert server.terminate() == 0
