@@ -351,14 +351,38 @@ def process_cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
 
 
+def process_tree_cpu_s(pid: int) -> float:
+    """``process_cpu_s`` of ``pid`` and of every process below it (a server's workers)."""
+    parents: dict[int, int] = {}
+    for stat_path in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            stat = stat_path.read_text()
+        except OSError:
+            continue  # the process ended meanwhile
+        parents[int(stat_path.parent.name)] = int(stat[stat.rindex(")") + 2 :].split()[1])
+    tree = {pid}
+    grew = True
+    while grew:
+        below = {child for child, parent in parents.items() if parent in tree} - tree
+        tree |= below
+        grew = bool(below)
+    total = 0.0
+    for member in tree:
+        try:
+            total += process_cpu_s(member)
+        except OSError:
+            pass
+    return total
+
+
 @dataclass
 class ForeignCpu:
-    """CPU time used on ``cpus`` by anything but process ``pid``, between two samples.
+    """CPU time used on ``cpus`` by anything but process ``pid`` and its children.
 
     Start it just before a measured run and call ``stop`` right after: ``share``
-    is then how much of one CPU other processes took from a single-process
-    server pinned to ``cpus`` (0.0 on a quiet machine, 1.0 = a whole CPU).
-    Interrupt time is left out on both sides.
+    is then how much of one CPU other processes took from a server pinned to
+    ``cpus`` (0.0 on a quiet machine, 1.0 = a whole CPU); the server's own worker
+    processes count as the server.  Interrupt time is left out on both sides.
     """
 
     cpus: list[int]
@@ -367,7 +391,7 @@ class ForeignCpu:
     share: float = float("nan")
 
     def _sample(self) -> tuple[float, float, float]:
-        return time.monotonic(), cpu_busy_s(self.cpus), process_cpu_s(self.pid)
+        return time.monotonic(), cpu_busy_s(self.cpus), process_tree_cpu_s(self.pid)
 
     def start(self) -> ForeignCpu:
         self._start = self._sample()
