@@ -213,9 +213,8 @@ class DrumApp(FastAPI):
     def lifespan_context(self, host: object = None) -> AbstractAsyncContextManager[Any]:
         """The app's lifespan, for a host that mounts it: ``async with app.lifespan_context(host):``
         in the host's own lifespan loads the model on entry and releases it (and the
-        extensions' threads and streams) on exit.  It also runs what ``custom_fastapi.py``
-        added to the app's lifespan.  ``host`` is accepted for symmetry with a lifespan
-        function and not used.
+        extensions' threads and streams) on exit.  ``host`` is accepted for symmetry
+        with a lifespan function and not used.
         """
         return self.router.lifespan_context(self)
 

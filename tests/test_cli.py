@@ -192,7 +192,7 @@ def run_main(
     monkeypatch.setattr(os, "environ", environ)
     monkeypatch.setattr(logging.config, "dictConfig", lambda config: None)
     served: list[tuple[Config, str]] = []
-    monkeypatch.setattr(cli, "serve", lambda config, level: served.append((config, level)))
+    monkeypatch.setattr(cli, "serve", lambda config, level: served.append((config, level)) or 0)
 
     def run(*argv: str) -> MainResult:
         exit_code = cli.main(list(argv))

@@ -7,10 +7,18 @@ from pathlib import Path
 
 import pytest
 from starlette.testclient import TestClient
+from support.app import server_config
 
 import drum_bridge
-from drum_bridge import AppSettings, Config, ConfigError, DrumApp, ServerType, TargetType, create_app
-from support.app import server_config
+from drum_bridge import (
+    AppSettings,
+    Config,
+    ConfigError,
+    DrumApp,
+    ServerType,
+    TargetType,
+    create_app,
+)
 
 from .conftest import CSV, CSV_HEADERS, host_with, write_model
 

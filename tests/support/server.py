@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -16,7 +17,7 @@ from typing import TypeVar
 
 import httpx
 
-__all__ = ["ServerProcess", "free_port", "run_server", "wait_for"]
+__all__ = ["ServerProcess", "free_port", "process_tree", "rss_kib", "run_server", "wait_for"]
 
 T = TypeVar("T")
 POLL_INTERVAL = 0.1
@@ -104,3 +105,36 @@ def run_server(workdir: Path, *args: str) -> Iterator[ServerProcess]:
         except ProcessLookupError:
             pass
         process.wait()
+
+
+def process_tree(root: int) -> list[int]:
+    """``root`` and every process below it (the supervising parent and its workers)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        parent = int(stat.rsplit(")", 1)[1].split()[1])
+        children.setdefault(parent, []).append(int(entry))
+    tree, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        tree.append(pid)
+        todo += children.get(pid, [])
+    return tree
+
+
+def rss_kib(root: int) -> int:
+    """The summed VmRSS of the server's process tree."""
+    total = 0
+    for pid in process_tree(root):
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            continue
+        match = re.search(r"^VmRSS:\s+(\d+) kB", status, re.MULTILINE)
+        total += int(match.group(1)) if match else 0
+    return total

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.server import run_server, wait_for
+from support.server import rss_kib, run_server, wait_for
 
 from drum_bridge import create_app
 
@@ -159,13 +159,6 @@ async def test_a_hook_reading_past_the_body_limit_gets_413(make_model_dir: MakeD
         await app.drum_runtime.shutdown()
 
 
-def _rss_kb(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    raise AssertionError("no VmRSS")
-
-
 @pytest.mark.server
 def test_an_unauthenticated_512_mb_upload_is_refused_before_it_is_sent(
     tmp_path: Path, make_model_dir: MakeDir
@@ -175,7 +168,7 @@ def test_an_unauthenticated_512_mb_upload_is_refused_before_it_is_sent(
     with run_server(tmp_path, "--code-dir", str(code_dir), "--target-type", "regression",
                     "--max-body-size", "0", "--logging-level", "warning") as server:
         assert server.first_answer().status_code == 200
-        idle_kb = _rss_kb(server.process.pid)
+        idle_kb = rss_kib(server.process.pid)
         host, port = server.base_url.removeprefix("http://").split(":")
         with socket.create_connection((host, int(port)), timeout=10) as sock:
             sock.sendall(b"POST /predict/ HTTP/1.1\r\nHost: x\r\nContent-Type: text/csv\r\n"
@@ -193,6 +186,6 @@ def test_an_unauthenticated_512_mb_upload_is_refused_before_it_is_sent(
                     sent += len(chunk)
             except OSError:
                 pass  # the server may close the connection: then nothing is held either
-        grown_kb = _rss_kb(server.process.pid) - idle_kb
+        grown_kb = rss_kib(server.process.pid) - idle_kb
         assert grown_kb < 50 * 1024, f"RSS grew by {grown_kb} KB after {sent} bytes"
         assert wait_for(lambda: server.first_answer().status_code or None, "/ping/", 10) == 200

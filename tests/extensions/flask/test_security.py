@@ -1,5 +1,6 @@
 """The security property of the shim: no spelling of a request reaches a DRUM route
-other than ping without passing the custom_flask.py hooks.
+other than ping without passing the custom_flask.py hooks — served alone, or mounted
+in a host application (the spelling then follows the mount path).
 
 Requests are built as raw ASGI scopes, the way uvicorn builds them (``path`` is the
 percent-decoded ``raw_path``), so that no client library tidies a path up first.
@@ -13,6 +14,7 @@ from typing import Any
 from urllib.parse import unquote
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -37,6 +39,10 @@ def init_app(app):
             return jsonify({"message": "denied"}), 401
 """
 PREFIXES = ["", "/model/v1"]
+#: (URL_PREFIX, inline hooks, mount path in a host app or "" to serve alone)
+SERVERS = [(p, inline, "") for p in PREFIXES for inline in (False, True)] + [
+    ("", False, "/models/m"), ("/model/v1", True, "/models/m"),
+]
 METHODS = ["GET", "POST", "HEAD", "OPTIONS", "PUT", "DELETE", "PATCH", "PURGE"]
 ROUTE_PATHS = sorted({rule.path.replace("<path:path>", "x/y") for rule in DRUM_RULES})
 
@@ -64,6 +70,7 @@ class Server:
     client: TestClient
     probe: Probe
     prefix: str
+    mount: str
 
     def call(self, method: str, raw_path: bytes, headers: list[tuple[bytes, bytes]]) -> int:
         return int(self.client.portal.call(_asgi_call, self.client.app, method, raw_path, headers))
@@ -96,19 +103,25 @@ async def _asgi_call(app: Any, method: str, raw_path: bytes, headers: list[tuple
     return status
 
 
-@pytest.fixture(scope="module", params=[(p, inline) for p in PREFIXES for inline in (False, True)],
-                ids=lambda p: f"prefix={p[0] or '-'},{'inline' if p[1] else 'threaded'}")
+@pytest.fixture(scope="module", params=SERVERS,
+                ids=lambda p: f"prefix={p[0] or '-'},{'inline' if p[1] else 'threaded'}"
+                              + (f",mounted={p[2]}" if p[2] else ""))
 def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
            model_pickle: bytes) -> Iterator[Server]:
-    prefix, inline = request.param
+    prefix, inline, mount = request.param
     code_dir = tmp_path_factory.mktemp("secure")
     (code_dir / "model.pkl").write_bytes(model_pickle)
     (code_dir / "custom_flask.py").write_text(GUARD)
     app = create_app(config_for(code_dir, url_prefix=prefix, flask_hooks_inline=inline))
     probe = Probe()
     probe.install(app)
-    with TestClient(app) as client:
-        yield Server(client, probe, prefix)
+    served: Any = app
+    if mount:
+        host = FastAPI()
+        host.mount(mount, app)
+        served = host
+    with TestClient(served) as client:
+        yield Server(client, probe, prefix, mount)
 
 
 def _escape(char: str, upper: bool) -> str:
@@ -141,14 +154,14 @@ def spellings(draw: st.DrawFn, prefix: str) -> bytes:
 def test_spellings_reach_routes_with_the_token(server: Server) -> None:
     """Control: the probe does see requests that pass the hook, so the property can fail."""
     server.probe.reached.clear()
-    status = server.call("GET", f"{server.prefix}/info/".encode(), [(b"x-token", b"letmein")])
+    status = server.call("GET", f"{server.mount}{server.prefix}/info/".encode(), [(b"x-token", b"letmein")])
     assert status == 200 and server.probe.reached == ["model_api.info"]
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_no_spelling_reaches_a_drum_route_without_the_token(server: Server, data: st.DataObject) -> None:
-    raw_path = data.draw(spellings(server.prefix))
+    raw_path = server.mount.encode() + data.draw(spellings(server.prefix))
     method = data.draw(st.sampled_from(METHODS))
     server.probe.reached.clear()
     status = server.call(method, raw_path, [])
