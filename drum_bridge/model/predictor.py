@@ -76,30 +76,35 @@ def _transform_x_only(hook: Callable[..., Any], *args: Any) -> Any:
     return result
 
 
+def _failure(what: str, exc: Exception) -> Exception:
+    """What model code's exception becomes: DRUM's ``"<what> Exception: <repr>"`` 500,
+    unless it already is an answer (a DRUM error, a user's ``CustomHTTPError``)."""
+    if isinstance(exc, DrumHTTPError) or is_user_http_error(exc):
+        return exc
+    logger.exception("%s", what)
+    return PredictionError(f"{what} Exception: {exc!r}")
+
+
 def _guard(what: str, func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """Run model code; its failure becomes DRUM's ``"<what> Exception: <repr>"`` 500."""
+    """Run model code; its failure becomes DRUM's 500 (``_failure``)."""
     try:
         return func(*args, **kwargs)
-    except DrumHTTPError:
-        raise
     except Exception as exc:
-        if is_user_http_error(exc):
+        failure = _failure(what, exc)
+        if failure is exc:
             raise
-        logger.exception("%s", what)
-        raise PredictionError(f"{what} Exception: {exc!r}") from exc
+        raise failure from exc
 
 
 async def _guard_async(what: str, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     """``_guard`` for an ``async def`` hook, awaited on the event loop."""
     try:
         return await func(*args, **kwargs)
-    except DrumHTTPError:
-        raise
     except Exception as exc:
-        if is_user_http_error(exc):
+        failure = _failure(what, exc)
+        if failure is exc:
             raise
-        logger.exception("%s", what)
-        raise PredictionError(f"{what} Exception: {exc!r}") from exc
+        raise failure from exc
 
 
 @dataclass(frozen=True)

@@ -37,13 +37,11 @@ def hook_headers(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
     """The headers as DRUM passes them: ``dict(request.headers)`` under its gunicorn.
 
     Names capitalised as werkzeug does (``X-Foo``), repeated headers joined with
-    ``,``; a name with an underscore is left out, as gunicorn does, so that
-    ``X_User`` cannot pose as an ``X-User`` that a proxy in front removed.
+    ``,``.  (Names with an underscore never get here: ``RequestHeadersMiddleware``
+    drops them, as gunicorn does.)
     """
     headers: dict[str, str] = {}
     for raw_name, raw_value in raw:
-        if b"_" in raw_name:
-            continue
         name = raw_name.decode("latin-1").title()
         value = raw_value.decode("latin-1")
         headers[name] = f"{headers[name]},{value}" if name in headers else value
