@@ -15,12 +15,12 @@ association id per stream), Flask's own HTML pages by status only.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
-from support.app import ClientResponse, drum_client, server_config
+from support.app import ClientResponse
 from support.contract import (
     DATA_DIR,
     Case,
@@ -68,16 +68,6 @@ BETTER_ANSWERS: dict[tuple[str, int], Callable[[ClientResponse], None]] = {
     ("chat_more", 6): _stream_failed_midway,
     ("chat_more", 7): _messages_not_a_list,
 }
-
-
-@pytest.fixture(scope="module")
-def scenario_client(request: pytest.FixtureRequest) -> Iterator[TestClient]:
-    scenario = load_scenario(request.param)
-    config = server_config(
-        scenario.code_dir, scenario.target_type, *scenario.args, environ=scenario.env
-    )
-    with drum_client(config) as client:
-        yield client
 
 
 def test_the_chat_cases_are_recorded() -> None:

@@ -20,13 +20,12 @@ that names it, asserted by ``test_better_answer_than_drum``), each with its reas
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 import pytest
 from starlette.testclient import TestClient
-from support.app import ClientResponse, drum_client, server_config
+from support.app import ClientResponse
 from support.contract import (
     DATA_DIR,
     MODELS_DIR,
@@ -119,16 +118,6 @@ def _replayed(case: Case) -> Any:
 pytestmark = pytest.mark.filterwarnings(
     "ignore:X does not have valid feature names:UserWarning:sklearn"
 )
-
-
-@pytest.fixture(scope="module")
-def scenario_client(request: pytest.FixtureRequest) -> Iterator[TestClient]:
-    scenario = load_scenario(request.param)
-    config = server_config(
-        scenario.code_dir, scenario.target_type, *scenario.args, environ=scenario.env
-    )
-    with drum_client(config) as client:
-        yield client
 
 
 @pytest.mark.parametrize(
