@@ -6,17 +6,8 @@ from pathlib import Path
 
 import pytest
 from support.app import drum_client, server_config
-from support.model_dirs import fitted_regressor, write_pickle
+from support.model_dirs import X_AUTH_HOOK, fitted_regressor, write_pickle
 
-AUTH_HOOK = """
-from flask import jsonify, request
-
-def init_app(app):
-    @app.before_request
-    def check_auth():
-        if request.endpoint != "model_api.ping" and request.headers.get("X-Auth") != "t0k3n":
-            return jsonify(message="Unauthorized"), 401
-"""
 HEADER_ECHO = """
 from fastapi import Request
 
@@ -30,7 +21,7 @@ def init_app(app):
 @pytest.mark.parametrize("inline", [False, True], ids=["threaded", "inline"])
 def test_x_auth_with_an_underscore_does_not_pass_a_hook_checking_x_auth(tmp_path: Path, inline: bool) -> None:
     code_dir = write_pickle(tmp_path / "model", fitted_regressor())
-    (code_dir / "custom_flask.py").write_text(AUTH_HOOK)
+    (code_dir / "custom_flask.py").write_text(X_AUTH_HOOK)
     extra = ("--flask-hooks-inline",) if inline else ()
     with drum_client(server_config(code_dir, "regression", *extra)) as client:
         csv = {"Content-Type": "text/csv"}

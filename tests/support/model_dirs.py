@@ -10,10 +10,21 @@ from typing import Any
 import pandas as pd
 from sklearn.linear_model import LinearRegression
 
-__all__ = ["SAMPLES_CSV", "SLEEPY_MODEL", "fitted_regressor", "write_custom_py", "write_pickle"]
+__all__ = ["SAMPLES_CSV", "SLEEPY_MODEL", "X_AUTH_HOOK", "fitted_regressor", "write_custom_py", "write_pickle"]
 
 #: Two rows of the two features ``fitted_regressor`` knows.
 SAMPLES_CSV = b"a,b\n1,2\n3,4\n"
+#: A custom_flask.py whose before_request hook answers 401 without ``X-Auth: t0k3n``
+#: (``/ping/`` excepted).
+X_AUTH_HOOK = """
+from flask import jsonify, request
+
+def init_app(app):
+    @app.before_request
+    def check_auth():
+        if request.endpoint != "model_api.ping" and request.headers.get("X-Auth") != "t0k3n":
+            return jsonify(message="Unauthorized"), 401
+"""
 #: A custom.py whose score() sleeps as many seconds as column ``sleep`` says, after writing
 #: ``started`` into the code dir (so a test knows the call runs).
 SLEEPY_MODEL = """

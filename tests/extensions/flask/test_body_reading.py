@@ -16,21 +16,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.model_dirs import X_AUTH_HOOK
 from support.server import rss_kib, run_server, wait_for
 
 from drum_bridge import create_app
 
 from ..conftest import MakeDir, config_for
 
-AUTH_HOOK = """
-from flask import jsonify, request
-
-def init_app(app):
-    @app.before_request
-    def check_auth():
-        if request.endpoint != "model_api.ping" and request.headers.get("X-Auth") != "t0k3n":
-            return jsonify(message="Unauthorized"), 401
-
+AUTH_HOOK = X_AUTH_HOOK + """
     @app.route("/upload", methods=["POST"])
     def upload():
         return {"size": len(request.get_data())}
