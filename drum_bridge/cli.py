@@ -28,7 +28,7 @@ from .server import serve
 from .server.logging_config import LOG_LEVELS, logging_config
 from .version import DRUM_VERSION, __version__
 
-__all__ = ["main", "build_parser", "CLI_ONLY_FLAGS", "INERT_FLAGS", "REFUSED_FLAGS"]
+__all__ = ["main", "build_parser", "config_from_server_args", "log_level", "CLI_ONLY_FLAGS", "INERT_FLAGS", "REFUSED_FLAGS"]
 
 logger = logging.getLogger("drum_bridge.cli")
 
@@ -177,6 +177,30 @@ def _check_model_settings(config: Config) -> None:
         check_deployment_target(target, config.target_type, config.labels)
 
 
+def log_level(args: argparse.Namespace) -> str:
+    """The logging level's name for ``drum server`` flags ``args``."""
+    return LOG_LEVELS["debug" if args.verbose else args.logging_level]
+
+
+def config_from_server_args(args: argparse.Namespace) -> Config:
+    """The Config for parsed ``drum server`` flags in this process's environment.
+
+    Refused settings raise ``ConfigError``; inert ones are logged.  A runtime
+    parameters file is read into ``os.environ`` (as DRUM does), so that the
+    model's code and the workers see its values.  ``server/gunicorn.conf.py``
+    builds its Config here too.
+    """
+    _refuse(args)
+    params_file = merge_env(args, os.environ).runtime_params_file
+    if params_file:
+        os.environ.update(runtime_params_env(Path(params_file)))
+    for note in check_drum_settings(args, os.environ):
+        logger.warning("%s", note)
+    config = config_from_args(args)
+    _check_model_settings(config)
+    return config
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] in SUBCOMMANDS and argv[0] != "server":
@@ -192,17 +216,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help(sys.stderr)
         return 1  # as DRUM without a subcommand
-    level = LOG_LEVELS["debug" if args.verbose else args.logging_level]
+    level = log_level(args)
     logging.config.dictConfig(logging_config(level))
     try:
-        _refuse(args)
-        params_file = merge_env(args, os.environ).runtime_params_file
-        if params_file:
-            os.environ.update(runtime_params_env(Path(params_file)))
-        for note in check_drum_settings(args, os.environ):
-            logger.warning("%s", note)
-        config = config_from_args(args)
-        _check_model_settings(config)
+        config = config_from_server_args(args)
     except ConfigError as exc:
         print(f"drum: error: {exc}", file=sys.stderr)
         return 2
