@@ -7,12 +7,15 @@ lifespan (mounted apps get no lifespan events), or else the model loads on
 first use.
 
 The whole stack, outermost first; ``outer_layers`` below declares the first
-five, FastAPI builds the rest::
+seven, FastAPI builds the rest::
 
-    DrumHeadersMiddleware        X-Drum-Version, X-Drum-Bridge-Version and X_Request_ID on every response
+    DrumHeadersMiddleware        X-Drum-Version, X-Drum-Bridge-Version and X_Request_ID on every
+                                 response; the request id for log lines
+    RequestMetricsMiddleware     requests counted and timed by route template (unless --metrics off)
     StartupErrorMiddleware       a failed lifespan start-up reported in one line
     RequestHeadersMiddleware     431 past --max-header-size; headers named with "_" dropped
     BodyLimitMiddleware          413 for a body over --max-body-size, before reading it
+    ProbesMiddleware             /livez, /readyz, /startupz, /metrics (outside the hooks)
     FlaskHooksMiddleware         translated custom_flask.py hooks (only when loaded)
     ServerErrorMiddleware        FastAPI's own
     user middleware              whatever custom_fastapi.py adds
@@ -39,6 +42,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from werkzeug.exceptions import NotFound
 
 from .asgi.responses import error_response, werkzeug_response
+from .asgi.scope import ROUTE_KEY
 from .compat.provide import provide_datarobot_drum
 from .config import Config, ServerType, TargetType
 from .config.model_metadata import read_model_metadata
@@ -46,7 +50,9 @@ from .errors import ConfigError, DrumHTTPError, ExtensionError
 from .extensions import LoadedExtensions, load_extensions
 from .middleware.body_limit import BodyLimitMiddleware
 from .middleware.drum_headers import DrumHeadersMiddleware
+from .middleware.probes import ProbesMiddleware
 from .middleware.request_headers import RequestHeadersMiddleware
+from .middleware.request_metrics import RequestMetricsMiddleware
 from .middleware.startup_error import StartupErrorMiddleware
 from .model_runtime import DrumRuntime
 from .routes.drum_routes import DrumRoutes
@@ -61,6 +67,9 @@ __all__ = ["AppSettings", "DrumApp", "config_from_settings", "create_app", "oute
 
 logger = logging.getLogger("drum_bridge.app")
 
+#: The metrics' route label of requests served by the legacy Flask app.
+LEGACY_FLASK_ROUTE = "<custom_flask.py>"
+
 
 def outer_layers(runtime: DrumRuntime, extensions: LoadedExtensions) -> list[Middleware]:
     """drum-bridge's middleware around FastAPI's whole stack, outermost first.
@@ -68,8 +77,13 @@ def outer_layers(runtime: DrumRuntime, extensions: LoadedExtensions) -> list[Mid
     Outside FastAPI's error handling, so that their answers (and every
     response, hook answers and 404s included) still get DRUM's headers.
     """
+    metrics = (
+        [Middleware(RequestMetricsMiddleware, metrics=runtime.metrics)]
+        if runtime.metrics is not None else []
+    )
     return [
         Middleware(DrumHeadersMiddleware),
+        *metrics,
         Middleware(
             StartupErrorMiddleware,
             cause=lambda: runtime.startup_error,
@@ -77,6 +91,7 @@ def outer_layers(runtime: DrumRuntime, extensions: LoadedExtensions) -> list[Mid
         ),
         Middleware(RequestHeadersMiddleware, max_header_size=runtime.config.max_header_size),
         Middleware(BodyLimitMiddleware, max_body_size=runtime.config.max_body_size),
+        Middleware(ProbesMiddleware, runtime=runtime),
         *extensions.middleware,
     ]
 
@@ -110,6 +125,13 @@ class AppSettings(TypedDict, total=False):
     max_waiting_requests: int
     max_header_size: int
     max_body_size: int
+    metrics: bool
+    log_format: str
+    access_log: bool
+    backlog: int
+    keep_alive: float
+    max_requests: int
+    max_requests_jitter: int
     deployment_config: str | os.PathLike[str] | None
     user_secrets_mount_path: str | os.PathLike[str] | None
     user_secrets_prefix: str | None
@@ -206,7 +228,7 @@ class DrumApp(FastAPI):
             runtime.load_error = str(exc)
             logger.error("Extension failed to load; serving the error server (513): %s", exc)
             extensions = LoadedExtensions()
-        self.router.default = extensions.fallback or _not_found
+        self.router.default = _labelled(extensions.fallback) if extensions.fallback else _not_found
         runtime.on_shutdown.extend(extensions.on_shutdown)
         self.drum_layers = outer_layers(runtime, extensions)
 
@@ -229,6 +251,16 @@ async def _unhandled_error(request: Request, exc: Exception) -> Response:
     if isinstance(exc, DrumHTTPError):  # e.g. a body over the limit, read by a user route
         return error_response(exc.message, exc.status_code, exc.headers)
     return error_response(str(exc) or type(exc).__name__, 500)
+
+
+def _labelled(fallback: ASGIApp) -> ASGIApp:
+    """The legacy Flask app, its requests labelled as its own in metrics."""
+
+    async def legacy_flask(scope: Scope, receive: Receive, send: Send) -> None:
+        scope[ROUTE_KEY] = LEGACY_FLASK_ROUTE
+        await fallback(scope, receive, send)
+
+    return legacy_flask
 
 
 async def _not_found(scope: Scope, receive: Receive, send: Send) -> None:

@@ -21,8 +21,10 @@ from .compat.datarobot_api import check_datarobot_api_access
 from .compat.drum_settings import DRUM_SETTINGS, Fate, check_drum_settings, refused_flags
 from .config import Config
 from .config.runtime_parameters import runtime_params_env
+from .config.settings import LOG_FORMATS
 from .config.sources import config_from_args, merge_env
 from .errors import ConfigError, DrumBridgeError
+from .migrate.command import add_migrate_command, run_migrate
 from .model.deployment_output import check_deployment_target, read_deployment_config
 from .server import serve
 from .server.logging_config import LOG_LEVELS, logging_config
@@ -113,7 +115,7 @@ def _server_arguments(parser: argparse.ArgumentParser) -> None:
     bridge.add_argument("--wsgi-threads", type=_positive_int,
                         help=f"Threads serving custom_flask.py routes at once (env DRUM_BRIDGE_WSGI_THREADS; default {Config.wsgi_threads})")
     bridge.add_argument("--graceful-timeout", type=float,
-                        help=f"Seconds SIGTERM waits for requests in flight (env DRUM_BRIDGE_GRACEFUL_TIMEOUT; default {Config.graceful_timeout:g})")
+                        help=f"Seconds SIGTERM waits for requests in flight (runtime parameter DRUM_GUNICORN_GRACEFUL_TIMEOUT, env DRUM_BRIDGE_GRACEFUL_TIMEOUT; default {Config.graceful_timeout:g})")
     bridge.add_argument("--max-body-size", type=_non_negative_int, metavar="BYTES",
                         help=f"Largest request body, answered 413 past it; 0: no limit (env DRUM_BRIDGE_MAX_BODY_SIZE; default {Config.max_body_size})")
     bridge.add_argument("--max-header-size", type=_non_negative_int, metavar="BYTES",
@@ -122,6 +124,21 @@ def _server_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"Seconds model code may take for a request, answered 504 past it; 0: no limit (runtime parameter DRUM_CLIENT_REQUEST_TIMEOUT, env DRUM_BRIDGE_REQUEST_TIMEOUT; default {Config.request_timeout:g})")
     bridge.add_argument("--max-waiting-requests", type=_non_negative_int, metavar="N",
                         help=f"Requests that may wait for a busy model thread, answered 503 past it (env DRUM_BRIDGE_MAX_WAITING_REQUESTS; default {Config.max_waiting_requests})")
+    ops = parser.add_argument_group("drum-bridge operations")
+    ops.add_argument("--metrics", choices=("on", "off"),
+                     help="Serve Prometheus metrics at /metrics (env DRUM_BRIDGE_METRICS; default on)")
+    ops.add_argument("--access-log", choices=("on", "off"),
+                     help="Log a line per request (env DRUM_BRIDGE_ACCESS_LOG; default on)")
+    ops.add_argument("--log-format", choices=LOG_FORMATS,
+                     help="Log lines as text or one JSON object a line (env DRUM_BRIDGE_LOG_FORMAT; default text)")
+    ops.add_argument("--backlog", type=_positive_int, metavar="N",
+                     help=f"Connections waiting to be accepted (runtime parameter DRUM_WEBSERVER_BACKLOG, env DRUM_BRIDGE_BACKLOG; default {Config.backlog})")
+    ops.add_argument("--keep-alive", type=_non_negative_float, metavar="SECONDS",
+                     help=f"Seconds an idle connection stays open; 0: closed after each response (runtime parameter DRUM_GUNICORN_KEEP_ALIVE, env DRUM_BRIDGE_KEEP_ALIVE; default {Config.keep_alive:g})")
+    ops.add_argument("--max-requests", type=_non_negative_int, metavar="N",
+                     help="Replace a worker process after N requests; 0: never (runtime parameter DRUM_GUNICORN_MAX_REQUESTS, env DRUM_BRIDGE_MAX_REQUESTS; default 0)")
+    ops.add_argument("--max-requests-jitter", type=_non_negative_int, metavar="N",
+                     help="Up to N more requests, drawn per worker (runtime parameter DRUM_GUNICORN_MAX_REQUESTS_JITTER, env DRUM_BRIDGE_MAX_REQUESTS_JITTER; default 0)")
 
 
 def _number(kind: type[float] | type[int], minimum: float, condition: str) -> Callable[[str], Any]:
@@ -154,9 +171,10 @@ def build_parser(prog: str = "drum") -> argparse.ArgumentParser:
         "--version", action="version",
         version=f"drum-bridge {__version__} (drum server of datarobot-drum {DRUM_VERSION})",
     )
-    commands = parser.add_subparsers(dest="command", metavar="{server}")
+    commands = parser.add_subparsers(dest="command", metavar="{server,migrate}")
     server = commands.add_parser("server", help="serve the model via REST APIs")
     _server_arguments(server)
+    add_migrate_command(commands)
     return parser
 
 
@@ -216,6 +234,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help(sys.stderr)
         return 1  # as DRUM without a subcommand
+    if args.command == "migrate":
+        return run_migrate(args)
     level = log_level(args)
     logging.config.dictConfig(logging_config(level))
     try:
@@ -223,6 +243,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"drum: error: {exc}", file=sys.stderr)
         return 2
+    logging.config.dictConfig(logging_config(level, config.log_format, config.access_log))
     try:
         return serve(config, level)
     except DrumBridgeError as exc:

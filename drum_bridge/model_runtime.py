@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -22,6 +24,8 @@ import anyio.to_thread
 from .config import Config
 from .errors import DrumHTTPError, GatewayTimeoutError, ServiceUnavailableError
 from .model.predictor import LoadedModel, load_model
+from .observability.metrics import ModelMetrics
+from .observability.tracing import tracer_from_environment
 from .process_stats import ProcessStats
 from .thread_pool import CallTimeoutError, PoolClosedError, PoolFullError, ThreadPool
 
@@ -57,6 +61,13 @@ class DrumRuntime:
         # One load at a time: a lifespan and first requests, or concurrent first requests.
         self._starting = asyncio.Lock()
         self._shut_down = False
+        #: SIGTERM came: /readyz answers 503, new model calls are refused.
+        self.draining = False
+        #: Prometheus metrics of this app (None with metrics off).
+        self.metrics = ModelMetrics(config.code_dir.name) if config.metrics else None
+        #: OpenTelemetry tracer (None when the OTEL_* environment does not ask for traces).
+        self.tracer: Any = tracer_from_environment(os.environ)
+        self._background_load: asyncio.Task[None] | None = None
 
     async def startup(self) -> None:
         """Load the model in a worker thread; a failure raises unless the error server is on.
@@ -100,9 +111,12 @@ class DrumRuntime:
             return
         if self._shut_down:
             raise ServiceUnavailableError("The server has shut down; retry on another replica")
+        start = time.perf_counter()
         try:
             # Not the model executor: loading may take long and must not count as scoring.
             self.model = await anyio.to_thread.run_sync(load_model, self.config)
+            if self.metrics is not None:
+                self.metrics.load_seconds.set(time.perf_counter() - start)
         except Exception as exc:
             # As in DRUM, any failure to start (custom.py, init, load_model, the artifact)
             # is served as the error server's 513 when asked for.
@@ -124,6 +138,9 @@ class DrumRuntime:
         counted as busy until it returns).
         """
         timeout = self.config.request_timeout or None
+        metrics = self.metrics
+        if metrics is not None:
+            func = metrics.timed(func)
         try:
             return await self.executor.run_until(timeout, func, *args, **kwargs)
         except PoolFullError as exc:
@@ -136,6 +153,9 @@ class DrumRuntime:
             raise ServiceUnavailableError(f"{exc}; retry on another replica") from exc
         except CallTimeoutError as exc:
             raise request_timed_out(timeout) from exc
+        finally:
+            if metrics is not None:
+                metrics.pool(self.executor.busy, self.executor.waiting)
 
     async def continue_model(self, func: Callable[..., T], *args: Any) -> T:
         """A further step of a request already served (a stream's next chunk): as
@@ -148,7 +168,30 @@ class DrumRuntime:
 
     def begin_drain(self) -> int:
         """Shutdown began: refuse new model calls, answer the queued ones 503; how many."""
+        self.draining = True
         return self.executor.close("The server is shutting down")
+
+    @property
+    def state(self) -> str:
+        """Where the app is: ``not loaded``, ``loading``, ``ready``, ``failed`` or ``draining``."""
+        if self.draining or self._shut_down:
+            return "draining"
+        if self.model is not None:
+            return "ready"
+        if self.load_error is not None or self.startup_error is not None:
+            return "failed"
+        return "loading" if self._starting.locked() else "not loaded"
+
+    def load_in_background(self) -> None:
+        """Start loading the model (a probe of a mounted app asked): once, without waiting."""
+        if self._unloaded() and not self._starting.locked() and self._background_load is None:
+            self._background_load = asyncio.ensure_future(self._load_quietly())
+
+    async def _load_quietly(self) -> None:
+        try:
+            await self.ensure_loaded()
+        except Exception:
+            pass  # logged by ensure_loaded; requests report it
 
     async def shutdown(self) -> None:
         """Release what the model and the extensions hold; a second call does nothing."""
@@ -160,6 +203,8 @@ class DrumRuntime:
                 await callback()
         finally:
             self.executor.shutdown()
+            if self.tracer is not None:
+                _flush_spans()
 
     @property
     def loaded(self) -> LoadedModel:
@@ -169,3 +214,12 @@ class DrumRuntime:
                 " DrumRuntime.ensure_loaded()) first"
             )
         return self.model
+
+
+def _flush_spans() -> None:
+    """Export the spans still buffered (the process may end next)."""
+    from opentelemetry import trace
+
+    flush = getattr(trace.get_tracer_provider(), "force_flush", None)
+    if flush is not None:
+        flush()

@@ -35,6 +35,7 @@ does not reach its caller as such (it would stop the server): it is answered
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
 import inspect
 import threading
@@ -177,9 +178,10 @@ class ThreadPool:
                     f"All {self.threads} {self.name} threads are busy and {limit} calls wait"
                 )
             self._waiting += 1
-        call = _Call(
-            _CallDone(loop=asyncio.get_running_loop()), functools.partial(func, *args, **kwargs), admitted
-        )
+        # In the caller's context: model code's log lines carry the request id, its spans
+        # join the request's trace.
+        run = functools.partial(contextvars.copy_context().run, func, *args, **kwargs)
+        call = _Call(_CallDone(loop=asyncio.get_running_loop()), run, admitted)
         with self._lock:
             self._unanswered.add(call)
         self._calls.put(call)

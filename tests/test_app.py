@@ -14,6 +14,8 @@ from drum_bridge import Config, TargetType, create_app
 from drum_bridge.extensions.flask.hooks_middleware import FlaskHooksMiddleware
 from drum_bridge.middleware.body_limit import BodyLimitMiddleware
 from drum_bridge.middleware.drum_headers import DrumHeadersMiddleware
+from drum_bridge.middleware.probes import ProbesMiddleware
+from drum_bridge.middleware.request_metrics import RequestMetricsMiddleware
 from drum_bridge.middleware.request_headers import RequestHeadersMiddleware
 from drum_bridge.middleware.startup_error import StartupErrorMiddleware
 
@@ -55,8 +57,9 @@ def test_the_stack_order_with_both_extensions(tmp_path: Path) -> None:
     chain = _chain(create_app(Config(code_dir=code_dir, target_type=TargetType.REGRESSION,
                                      load_all_extensions=True)))
 
-    ours = [DrumHeadersMiddleware, StartupErrorMiddleware, RequestHeadersMiddleware,
-            BodyLimitMiddleware, FlaskHooksMiddleware, ServerErrorMiddleware]
+    ours = [DrumHeadersMiddleware, RequestMetricsMiddleware, StartupErrorMiddleware,
+            RequestHeadersMiddleware, BodyLimitMiddleware, ProbesMiddleware, FlaskHooksMiddleware,
+            ServerErrorMiddleware]
     assert chain[: len(ours)] == [cls.__name__ for cls in ours]
     # FastAPI's own layers between these may change with its releases; the order of these does not.
     inner = [name for name in chain if name in {"UserMiddleware", ExceptionMiddleware.__name__, "Router"}]
@@ -66,7 +69,16 @@ def test_the_stack_order_with_both_extensions(tmp_path: Path) -> None:
 def test_without_custom_flask_there_is_no_hooks_layer(tmp_path: Path) -> None:
     chain = _chain(create_app(Config(code_dir=_model_dir(tmp_path), target_type=TargetType.REGRESSION)))
 
-    assert chain[:5] == [DrumHeadersMiddleware.__name__, StartupErrorMiddleware.__name__,
-                         RequestHeadersMiddleware.__name__, BodyLimitMiddleware.__name__,
+    assert chain[:7] == [DrumHeadersMiddleware.__name__, RequestMetricsMiddleware.__name__,
+                         StartupErrorMiddleware.__name__, RequestHeadersMiddleware.__name__,
+                         BodyLimitMiddleware.__name__, ProbesMiddleware.__name__,
                          ServerErrorMiddleware.__name__]
+
+
+def test_with_metrics_off_there_is_no_metrics_layer(tmp_path: Path) -> None:
+    chain = _chain(create_app(Config(code_dir=_model_dir(tmp_path), target_type=TargetType.REGRESSION,
+                                     metrics=False)))
+
+    assert RequestMetricsMiddleware.__name__ not in chain
+    assert ProbesMiddleware.__name__ in chain
     assert FlaskHooksMiddleware.__name__ not in chain

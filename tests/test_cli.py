@@ -143,6 +143,13 @@ FLAG_TO_FIELD: list[tuple[tuple[str, ...], str, Any]] = [
     (("--max-header-size", "0"), "max_header_size", 0),
     (("--request-timeout", "2.5"), "request_timeout", 2.5),
     (("--max-waiting-requests", "0"), "max_waiting_requests", 0),
+    (("--metrics", "off"), "metrics", False),
+    (("--access-log", "off"), "access_log", False),
+    (("--log-format", "json"), "log_format", "json"),
+    (("--backlog", "16"), "backlog", 16),
+    (("--keep-alive", "0"), "keep_alive", 0.0),
+    (("--max-requests", "500"), "max_requests", 500),
+    (("--max-requests-jitter", "50"), "max_requests_jitter", 50),
 ]
 
 
@@ -402,6 +409,13 @@ WORKS: dict[str, tuple[tuple[str, ...], dict[str, str], Check]] = {
     f"{PARAM}DRUM_SERVER_TYPE": (TARGET, {f"{PARAM}DRUM_SERVER_TYPE": _param("flask")}, lambda r, t: r.config is not None and r.config.server_type is ServerType.FLASK),
     f"{PARAM}CUSTOM_MODEL_WORKERS": (TARGET, {f"{PARAM}CUSTOM_MODEL_WORKERS": _param("3")}, lambda r, t: r.config is not None and r.config.max_workers == 3),
     f"{PARAM}DRUM_CLIENT_REQUEST_TIMEOUT": (TARGET, {f"{PARAM}DRUM_CLIENT_REQUEST_TIMEOUT": _param("5")}, lambda r, t: r.config is not None and r.config.request_timeout == 5),
+    "OTEL_EXPORTER_OTLP_ENDPOINT": (TARGET, {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318"}, lambda r, t: r.config is not None),
+    f"{PARAM}OTEL_SDK_DISABLED": (TARGET, {f"{PARAM}OTEL_SDK_DISABLED": _param("true")}, lambda r, t: r.config is not None),
+    f"{PARAM}DRUM_WEBSERVER_BACKLOG": (TARGET, {f"{PARAM}DRUM_WEBSERVER_BACKLOG": _param("64")}, lambda r, t: r.config is not None and r.config.backlog == 64),
+    f"{PARAM}DRUM_GUNICORN_MAX_REQUESTS": (TARGET, {f"{PARAM}DRUM_GUNICORN_MAX_REQUESTS": _param("100")}, lambda r, t: r.config is not None and r.config.max_requests == 100),
+    f"{PARAM}DRUM_GUNICORN_MAX_REQUESTS_JITTER": (TARGET, {f"{PARAM}DRUM_GUNICORN_MAX_REQUESTS_JITTER": _param("7")}, lambda r, t: r.config is not None and r.config.max_requests_jitter == 7),
+    f"{PARAM}DRUM_GUNICORN_GRACEFUL_TIMEOUT": (TARGET, {f"{PARAM}DRUM_GUNICORN_GRACEFUL_TIMEOUT": _param("12")}, lambda r, t: r.config is not None and r.config.graceful_timeout == 12),
+    f"{PARAM}DRUM_GUNICORN_KEEP_ALIVE": (TARGET, {f"{PARAM}DRUM_GUNICORN_KEEP_ALIVE": _param("0")}, lambda r, t: r.config is not None and r.config.keep_alive == 0),
 }
 
 

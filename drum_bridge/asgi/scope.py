@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from starlette.types import Scope
 
-__all__ = ["request_host", "route_path"]
+__all__ = ["ROUTE_KEY", "request_host", "route_path"]
+
+
+#: The path template of the route that matched, set by routing (metrics label requests by it).
+ROUTE_KEY = "drum_bridge.route"
 
 
 def route_path(scope: Scope) -> str:

@@ -70,15 +70,14 @@ _LAZY = (
     "is not supported by drum-bridge: lazy loading downloads the model's files from S3 with"
     " DataRobot's storage client; download them into the code dir before starting"
 )
-_UVICORN = "is not supported by drum-bridge: it tunes DRUM's gunicorn server, and drum-bridge serves with uvicorn"
 
 
 def _works(flag: str | None, *env: str, note: str, switch: bool = False, param: bool = False) -> DrumSetting:
     return DrumSetting(flag, env, Fate.WORKS, note, switch=switch, runtime_parameter=param)
 
 
-def _inert(flag: str | None, *env: str, note: str, switch: bool = False) -> DrumSetting:
-    return DrumSetting(flag, env, Fate.INERT, note, switch=switch)
+def _inert(flag: str | None, *env: str, note: str, switch: bool = False, param: bool = False) -> DrumSetting:
+    return DrumSetting(flag, env, Fate.INERT, note, switch=switch, runtime_parameter=param)
 
 
 def _refused(flag: str | None, *env: str, note: str, switch: bool = False, param: bool = False) -> DrumSetting:
@@ -132,23 +131,25 @@ DRUM_SETTINGS: tuple[DrumSetting, ...] = (
     _works(None, "DRUM_SERVER_TYPE", note="picks the preferred extension style; the server is uvicorn"),
     _inert(None, "SKIP_PREDICT", switch=True, note="belongs to `drum fit`; `drum server` ignores it too"),
     _refused(None, "MLOPS_LAZY_LOADING_DATA", note=_LAZY),
-    _refused(None, "OTEL_EXPORTER_OTLP_ENDPOINT",
-             note="is not supported by drum-bridge yet: it does not export OpenTelemetry traces, metrics or logs"),
+    _works(None, "OTEL_EXPORTER_OTLP_ENDPOINT", note="OpenTelemetry traces over OTLP (with drum-bridge[otel])"),
     # --- runtime parameters read as settings
     _works(None, "DRUM_SERVER_TYPE", param=True, note="as DRUM_SERVER_TYPE"),
     _works(None, "CUSTOM_MODEL_WORKERS", param=True, note="worker processes (as --max-workers)"),
     _works(None, "DRUM_CLIENT_REQUEST_TIMEOUT", param=True, note="seconds model code may take (504 past it)"),
-    _refused(None, "OTEL_SDK_DISABLED", param=True,
-             note="is not supported by drum-bridge yet: it does not export OpenTelemetry data"),
-    _refused(None, "DRUM_WEBSERVER_BACKLOG", param=True, note=_UVICORN),
-    _refused(None, "DRUM_WORKER_CONNECTIONS", param=True, note=_UVICORN),
-    _refused(None, "DRUM_GUNICORN_WORKER_CLASS", param=True, note=_UVICORN),
-    _refused(None, "DRUM_GUNICORN_MAX_REQUESTS", param=True, note=_UVICORN),
-    _refused(None, "DRUM_GUNICORN_MAX_REQUESTS_JITTER", param=True, note=_UVICORN),
-    _refused(None, "DRUM_GUNICORN_GRACEFUL_TIMEOUT", param=True, note=f"{_UVICORN}: use --graceful-timeout"),
-    _refused(None, "DRUM_GUNICORN_KEEP_ALIVE", param=True, note=_UVICORN),
-    _refused(None, "DRUM_GUNICORN_FIRST_BYTE_TIMEOUT", param=True, note=_UVICORN),
-    _refused(None, "DRUM_GUNICORN_LOG_LEVEL", param=True, note=f"{_UVICORN}: use --logging-level"),
+    _works(None, "OTEL_SDK_DISABLED", param=True, note="turns OpenTelemetry traces off"),
+    _works(None, "DRUM_WEBSERVER_BACKLOG", param=True, note="the listen backlog (as --backlog)"),
+    _works(None, "DRUM_GUNICORN_MAX_REQUESTS", param=True, note="worker recycling (as --max-requests)"),
+    _works(None, "DRUM_GUNICORN_MAX_REQUESTS_JITTER", param=True, note="as --max-requests-jitter"),
+    _works(None, "DRUM_GUNICORN_GRACEFUL_TIMEOUT", param=True, note="as --graceful-timeout"),
+    _works(None, "DRUM_GUNICORN_KEEP_ALIVE", param=True, note="keep-alive timeout (as --keep-alive)"),
+    _inert(None, "DRUM_WORKER_CONNECTIONS", param=True,
+           note="is ignored: it caps gunicorn's gevent connections per worker; uvicorn's event loop"
+                " has no such cap (bound waiting model calls with --max-waiting-requests)"),
+    _inert(None, "DRUM_GUNICORN_WORKER_CLASS", param=True,
+           note="is ignored: drum-bridge's workers are uvicorn event loops (model code runs in threads)"),
+    _inert(None, "DRUM_GUNICORN_FIRST_BYTE_TIMEOUT", param=True,
+           note="is ignored: uvicorn has no first-byte timeout (slow clients wait on the event loop only)"),
+    _inert(None, "DRUM_GUNICORN_LOG_LEVEL", param=True, note="is ignored: use --logging-level"),
     _refused(None, "NIM_DIRECT_ACCESS_REQUEST_TIMEOUT", param=True, note=_GPU),
 )
 

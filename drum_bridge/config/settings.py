@@ -16,9 +16,11 @@ from typing import TypeVar
 from ..errors import ConfigError
 
 __all__ = [
-    "COUNT_SETTINGS", "MISSING_TARGET_NAME", "Config", "TargetType", "ServerType", "ExtensionStyle"
+    "COUNT_SETTINGS", "LOG_FORMATS", "MISSING_TARGET_NAME", "Config", "TargetType", "ServerType", "ExtensionStyle"
 ]
 
+#: ``--log-format`` choices.
+LOG_FORMATS = ("text", "json")
 #: Settings that count processes or threads: whole numbers, at least 1.
 COUNT_SETTINGS = ("max_workers", "model_threads", "flask_hook_threads", "wsgi_threads")
 
@@ -172,6 +174,22 @@ class Config:
     webserver: str | None = None
     #: ``--api-token``: DataRobot API token, for the API access.
     api_token: str | None = field(default=None, repr=False)
+    #: Serve ``/metrics`` and record Prometheus metrics.
+    metrics: bool = True
+    #: Log lines as text, or as one JSON object a line (``json``).
+    log_format: str = "text"
+    #: Log a line per request (uvicorn's access log).
+    access_log: bool = True
+    #: Connections waiting to be accepted (DRUM's ``DRUM_WEBSERVER_BACKLOG``).
+    backlog: int = 2048
+    #: Seconds an idle keep-alive connection stays open; 0 closes it after each response
+    #: (DRUM's ``DRUM_GUNICORN_KEEP_ALIVE``).
+    keep_alive: float = 5.0
+    #: A worker process is replaced after this many requests; 0: never
+    #: (DRUM's ``DRUM_GUNICORN_MAX_REQUESTS``).
+    max_requests: int = 0
+    #: Up to this many more requests, drawn per worker, so workers are not replaced together.
+    max_requests_jitter: int = 0
     #: ``model-metadata.yaml`` as read, shown by ``/info/``.
     model_metadata: dict[str, object] | None = field(default=None, compare=False)
 
@@ -194,6 +212,14 @@ class Config:
             raise ConfigError(f"max_waiting_requests must be a whole number, 0 or more, got {self.max_waiting_requests!r}")
         if self.graceful_timeout < 0:
             raise ConfigError(f"graceful_timeout must not be negative, got {self.graceful_timeout}")
+        if self.log_format not in LOG_FORMATS:
+            raise ConfigError(f"log_format must be one of {', '.join(LOG_FORMATS)}, got {self.log_format!r}")
+        for name in ("backlog", "max_requests", "max_requests_jitter"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ConfigError(f"{name} must be a whole number, 0 or more, got {value!r}")
+        if self.keep_alive < 0:
+            raise ConfigError(f"keep_alive must not be negative, got {self.keep_alive}")
         if not 0 < self.port < 65536:
             raise ConfigError(f"Port must be between 1 and 65535, got {self.port}")
         if self.url_prefix and (

@@ -21,6 +21,7 @@ from .settings import COUNT_SETTINGS, Config, ServerType, TargetType
 __all__ = [
     "ENV_FLAGS",
     "BOOL_ENV_FLAGS",
+    "PARAM_SETTINGS",
     "config_from_args",
     "merge_env",
     "parse_bool",
@@ -46,6 +47,13 @@ ENV_FLAGS: dict[str, str] = {
     "DRUM_BRIDGE_MAX_HEADER_SIZE": "max_header_size",
     "DRUM_BRIDGE_REQUEST_TIMEOUT": "request_timeout",
     "DRUM_BRIDGE_MAX_WAITING_REQUESTS": "max_waiting_requests",
+    "DRUM_BRIDGE_METRICS": "metrics",
+    "DRUM_BRIDGE_ACCESS_LOG": "access_log",
+    "DRUM_BRIDGE_LOG_FORMAT": "log_format",
+    "DRUM_BRIDGE_BACKLOG": "backlog",
+    "DRUM_BRIDGE_KEEP_ALIVE": "keep_alive",
+    "DRUM_BRIDGE_MAX_REQUESTS": "max_requests",
+    "DRUM_BRIDGE_MAX_REQUESTS_JITTER": "max_requests_jitter",
     "DEPLOYMENT_CONFIG": "deployment_config",
     "USER_SECRETS_MOUNT_PATH": "user_secrets_mount_path",
     "USER_SECRETS_PREFIX": "user_secrets_prefix",
@@ -63,6 +71,11 @@ BOOL_ENV_FLAGS: dict[str, str] = {
 }
 #: Values never repeated in an error message.
 _SECRET_FLAGS = frozenset({"api_token"})
+_WHOLE_NUMBERS = frozenset({
+    "max_body_size", "max_header_size", "max_waiting_requests", "backlog", "max_requests",
+    "max_requests_jitter",
+})
+_SECONDS = frozenset({"graceful_timeout", "request_timeout", "keep_alive"})
 _TRUE = {"1", "true", "yes", "y", "on", "t"}
 _FALSE = {"0", "false", "no", "n", "off", "f", ""}
 
@@ -97,12 +110,14 @@ def _env_value(dest: str, raw: str) -> Any:
             return int(raw)
         except ValueError:
             raise ConfigError(f"{raw!r} is not a whole number") from None
-    if dest in ("max_body_size", "max_header_size", "max_waiting_requests"):
+    if dest in ("metrics", "access_log"):
+        return "on" if parse_bool(dest.upper(), raw) else "off"
+    if dest in _WHOLE_NUMBERS:
         try:
             return int(raw)
         except ValueError:
             raise ConfigError(f"{raw!r} is not a whole number") from None
-    if dest in ("graceful_timeout", "request_timeout"):
+    if dest in _SECONDS:
         try:
             return float(raw)
         except ValueError:
@@ -226,23 +241,42 @@ def _max_workers(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     return workers
 
 
-def _request_timeout(args: argparse.Namespace, environ: Mapping[str, str]) -> float:
-    """``--request-timeout``, or DRUM's runtime parameter DRUM_CLIENT_REQUEST_TIMEOUT."""
-    from_param = read_runtime_param("DRUM_CLIENT_REQUEST_TIMEOUT", environ)
+#: Settings DRUM reads from a runtime parameter: Config field -> (parameter, kind).
+PARAM_SETTINGS: dict[str, tuple[str, type[int] | type[float]]] = {
+    "request_timeout": ("DRUM_CLIENT_REQUEST_TIMEOUT", float),
+    "backlog": ("DRUM_WEBSERVER_BACKLOG", int),
+    "keep_alive": ("DRUM_GUNICORN_KEEP_ALIVE", float),
+    "graceful_timeout": ("DRUM_GUNICORN_GRACEFUL_TIMEOUT", float),
+    "max_requests": ("DRUM_GUNICORN_MAX_REQUESTS", int),
+    "max_requests_jitter": ("DRUM_GUNICORN_MAX_REQUESTS_JITTER", int),
+}
+
+
+def _with_param(args: argparse.Namespace, dest: str, environ: Mapping[str, str]) -> Any:
+    """The flag's value (or its env variable's), or the runtime parameter DRUM reads for it.
+
+    Both given and different is an error; neither: the Config default.
+    """
+    param, kind = PARAM_SETTINGS[dest]
+    given = getattr(args, dest)
+    from_param = read_runtime_param(param, environ)
     if from_param is None:
-        return float(args.request_timeout if args.request_timeout is not None else Config.request_timeout)
+        return kind(given) if given is not None else getattr(Config, dest)
     try:
-        seconds = float(from_param)
+        value = kind(from_param)
     except (TypeError, ValueError):
+        what = "a whole number" if kind is int else "a number of seconds"
+        raise ConfigError(f"{param} must be {what}, got {from_param!r}") from None
+    if given is not None and kind(given) != value:
         raise ConfigError(
-            f"DRUM_CLIENT_REQUEST_TIMEOUT must be a number of seconds, got {from_param!r}"
-        ) from None
-    if args.request_timeout is not None and float(args.request_timeout) != seconds:
-        raise ConfigError(
-            f"--request-timeout {args.request_timeout:g} disagrees with runtime parameter"
-            f" DRUM_CLIENT_REQUEST_TIMEOUT={seconds:g}; set one of them"
+            f"{_flag_name(dest)} {given:g} disagrees with runtime parameter {param}={value:g};"
+            " set one of them"
         )
-    return seconds
+    return value
+
+
+def _switch(value: str | None) -> bool:
+    return value != "off"
 
 
 def _llm_id(environ: Mapping[str, str]) -> str | None:
@@ -321,14 +355,19 @@ def config_from_args(args: argparse.Namespace, environ: Mapping[str, str] | None
         max_header_size=(
             args.max_header_size if args.max_header_size is not None else Config.max_header_size
         ),
-        request_timeout=_request_timeout(args, environ),
+        request_timeout=_with_param(args, "request_timeout", environ),
         max_waiting_requests=(
             args.max_waiting_requests if args.max_waiting_requests is not None
             else Config.max_waiting_requests
         ),
-        graceful_timeout=(
-            args.graceful_timeout if args.graceful_timeout is not None else Config.graceful_timeout
-        ),
+        graceful_timeout=_with_param(args, "graceful_timeout", environ),
+        backlog=_with_param(args, "backlog", environ),
+        keep_alive=_with_param(args, "keep_alive", environ),
+        max_requests=_with_param(args, "max_requests", environ),
+        max_requests_jitter=_with_param(args, "max_requests_jitter", environ),
+        metrics=_switch(args.metrics),
+        access_log=_switch(args.access_log),
+        log_format=args.log_format or Config.log_format,
         deployment_config=_path(args.deployment_config),
         user_secrets_mount_path=_path(args.user_secrets_mount_path),
         user_secrets_prefix=args.user_secrets_prefix or None,

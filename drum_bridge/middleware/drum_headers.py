@@ -7,6 +7,7 @@ import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ..observability.request_context import REQUEST_ID
 from ..version import DRUM_VERSION, __version__
 
 __all__ = [
@@ -44,6 +45,7 @@ class DrumHeadersMiddleware:
             await self.app(scope, receive, send)
             return
         request_id = _incoming_request_id(scope) or str(uuid.uuid4()).encode()
+        token = REQUEST_ID.set(request_id.decode("latin-1"))
         versions = [(VERSION_HEADER, self.drum_version), (BRIDGE_VERSION_HEADER, self.bridge_version)]
 
         async def send_with_headers(message: Message) -> None:
@@ -58,7 +60,10 @@ class DrumHeadersMiddleware:
                 message = {**message, "headers": headers}
             await send(message)
 
-        await self.app(scope, receive, send_with_headers)
+        try:
+            await self.app(scope, receive, send_with_headers)
+        finally:
+            REQUEST_ID.reset(token)
 
 
 def _incoming_request_id(scope: Scope) -> bytes | None:

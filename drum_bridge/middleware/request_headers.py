@@ -45,5 +45,6 @@ class RequestHeadersMiddleware:
         if any(b"_" in name for name, _ in headers):
             dropped = [name for name, _ in headers if b"_" in name]
             logger.debug("Dropped request headers with '_' in their names: %s", dropped)
-            scope = {**scope, "headers": [(n, v) for n, v in headers if b"_" not in n]}
+            # In place: the layers outside (metrics) read what routing adds to this scope.
+            scope["headers"] = [(n, v) for n, v in headers if b"_" not in n]
         await self.app(scope, receive, send)

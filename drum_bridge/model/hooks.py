@@ -30,6 +30,8 @@ HOOK_NAMES = (
     "score_unstructured",
     "chat",
     "get_supported_llm_models",
+    "liveness_probe",
+    "readiness_probe",
 )
 
 
@@ -46,6 +48,9 @@ class CustomHooks:
     score_unstructured: Callable[..., Any] | None = None
     chat: Callable[..., Any] | None = None
     get_supported_llm_models: Callable[..., Any] | None = None
+    #: Called by ``/ping/`` and ``/health/``: ``{"message": ...}`` or ``(body, status)``.
+    liveness_probe: Callable[..., Any] | None = None
+    readiness_probe: Callable[..., Any] | None = None
 
 
 def load_custom_hooks(code_dir: Path, config: Config | None = None) -> CustomHooks:

@@ -34,6 +34,7 @@ from ..model import chat as model_chat
 from ..model.chat import AsyncChunks, ChatAnswer, ChatCall, Completion, SyncChunks
 from ..model.predictor import is_async
 from ..model_runtime import DrumRuntime, request_timed_out
+from ..observability.tracing import chat_request_attributes, chat_response_attributes
 from .samples import split_content_type
 from .unstructured import hook_headers
 
@@ -114,6 +115,8 @@ async def chat(runtime: DrumRuntime, request: Request) -> Response:
         body = await _read_json(request)
     except _NotJSON:
         return json_response({"error": BAD_REQUEST}, 400)
+    if runtime.tracer is not None:
+        current_span().set_attributes(chat_request_attributes(body))
     call = ChatCall(model_chat.chat_params(body), hook_headers(request.scope["headers"]))
     answer: ChatAnswer
     if is_async(hook):
@@ -121,6 +124,8 @@ async def chat(runtime: DrumRuntime, request: Request) -> Response:
     else:
         answer = await runtime.run_model(model_chat.call_chat, hook, model.model, call)
     if isinstance(answer, Completion):
+        if runtime.tracer is not None:
+            current_span().set_attributes(chat_response_attributes(answer.body))
         # Keys sorted, as Flask's jsonify sends DRUM's answer.
         body_bytes = orjson.dumps(answer.body, option=orjson.OPT_SORT_KEYS)
         return Response(body_bytes, media_type="application/json")
@@ -177,8 +182,27 @@ class ChatStreamResponse(Response):
         self.background = None
         self.init_headers()  # text/event-stream; charset=utf-8, no Content-Length
         self._ended = False
+        # The request's span (ended when this is returned) is the stream span's parent.
+        self._trace_context = current_context() if runtime.tracer is not None else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        metrics = self.runtime.metrics
+        if metrics is not None:
+            metrics.streams.inc()
+            metrics.streams_open.inc()
+        try:
+            if self._trace_context is not None:
+                with self.runtime.tracer.start_as_current_span(
+                    "drum.chat.completions.stream", context=self._trace_context
+                ):
+                    await self._stream(scope, receive, send)
+            else:
+                await self._stream(scope, receive, send)
+        finally:
+            if metrics is not None:
+                metrics.streams_open.dec()
+
+    async def _stream(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
             await send(
                 {"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers}
@@ -235,3 +259,16 @@ async def forward_request(runtime: DrumRuntime, request: Request) -> Response:
     return json_response(
         {"message": "This endpoint is only supported by OpenAI based predictors"}, 400
     )
+
+
+def current_span() -> Any:
+    """The request's span (tracing is on: OpenTelemetry is installed)."""
+    from opentelemetry import trace
+
+    return trace.get_current_span()
+
+
+def current_context() -> Any:
+    from opentelemetry import context
+
+    return context.get_current()

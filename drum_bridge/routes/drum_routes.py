@@ -20,9 +20,9 @@ from werkzeug.exceptions import BadHost, MethodNotAllowed, NotFound
 from werkzeug.routing import BuildError, Map, MapAdapter, RequestRedirect
 
 from ..asgi.responses import error_response, werkzeug_response
-from ..asgi.scope import request_host, route_path
+from ..asgi.scope import ROUTE_KEY, request_host, route_path
 
-__all__ = ["DrumRoutes", "Endpoint", "bind_map"]
+__all__ = ["DrumRoutes", "Endpoint", "MATCH_KEY", "bind_map"]
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 MATCH_KEY = "drum_bridge.match"
@@ -80,14 +80,14 @@ class DrumRoutes(BaseRoute):
         path = route_path(scope)
         exact = self._exact.get(path)
         if exact is not None and method in exact:
-            return Match.FULL, {MATCH_KEY: exact[method], "path_params": {}}
+            return Match.FULL, {MATCH_KEY: exact[method], ROUTE_KEY: path, "path_params": {}}
         try:
             adapter = bind_map(self.url_map, scope)
         except BadHost as bad_host:
             # A Host werkzeug cannot read (a label over 63 characters): 400, as in DRUM.
             return Match.FULL, {MATCH_KEY: bad_host}
         try:
-            endpoint, args = adapter.match(path, method)
+            rule, args = adapter.match(path, method, return_rule=True)
         except RequestRedirect as redirect:
             return Match.PARTIAL, {MATCH_KEY: redirect}
         except MethodNotAllowed as refusal:
@@ -96,8 +96,8 @@ class DrumRoutes(BaseRoute):
             return Match.NONE, {}
         if method == "OPTIONS":
             allowed = adapter.allowed_methods(path)
-            return Match.FULL, {MATCH_KEY: allowed}
-        return Match.FULL, {MATCH_KEY: endpoint, "path_params": args}
+            return Match.FULL, {MATCH_KEY: allowed, ROUTE_KEY: rule.rule}
+        return Match.FULL, {MATCH_KEY: rule.endpoint, ROUTE_KEY: rule.rule, "path_params": args}
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         outcome: Any = scope[MATCH_KEY]

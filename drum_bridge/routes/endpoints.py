@@ -5,7 +5,9 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Any
 
+import anyio.to_thread
 from starlette.requests import Request
 from starlette.responses import Response
 from werkzeug.exceptions import NotFound
@@ -19,10 +21,12 @@ from ..asgi.responses import (
 from ..config import TargetType
 from ..errors import DrumHTTPError, is_user_http_error
 from ..model_runtime import DrumRuntime
+from ..observability.tracing import SPAN_NAMES
 from ..version import DRUM_VERSION, __version__
 from . import chat as chat_routes
 from . import structured, unstructured
 from .drum_routes import Endpoint
+from .tracing import traced
 
 __all__ = ["build_endpoints"]
 
@@ -48,9 +52,15 @@ def _guarded(runtime: DrumRuntime, name: str, view: View) -> Endpoint:
     """
     in_error_server = name in ERROR_SERVER_VIEWS
     needs_model = name not in NO_MODEL_VIEWS
+    span_name = SPAN_NAMES.get(name)
 
     @functools.wraps(view)
     async def endpoint(request: Request) -> Response:
+        if span_name is not None and runtime.tracer is not None:
+            return await traced(runtime.tracer, span_name, request, answer)
+        return await answer(request)
+
+    async def answer(request: Request) -> Response:
         try:
             if needs_model:
                 # A mounted app whose host did not enter its lifespan loads the model now.
@@ -79,12 +89,29 @@ def _guarded(runtime: DrumRuntime, name: str, view: View) -> Endpoint:
     return endpoint
 
 
+async def _probe_hook(hook: Callable[[], Any] | None, name: str) -> Response:
+    """``custom.py``'s probe hook, in a thread of its own (never behind scoring), or OK."""
+    if hook is None:
+        return json_response(OK)
+    answer = await anyio.to_thread.run_sync(hook)
+    body, status = answer if isinstance(answer, tuple) and len(answer) == 2 else (answer, 200)
+    if isinstance(body, str):
+        body = {"message": body}
+    if not isinstance(body, dict) or not isinstance(status, int):
+        raise DrumHTTPError(
+            f"{name}() must return a dict or a (dict, status) pair, got {type(answer).__name__}"
+        )
+    return json_response(body, status)
+
+
 async def ping(runtime: DrumRuntime, request: Request) -> Response:
-    return json_response(OK)
+    # Liveness: the model may still be loading (a mounted app); its hook once it loaded.
+    hooks = runtime.model.hooks if runtime.model is not None else None
+    return await _probe_hook(hooks.liveness_probe if hooks else None, "liveness_probe")
 
 
 async def health(runtime: DrumRuntime, request: Request) -> Response:
-    return json_response(OK)
+    return await _probe_hook(runtime.loaded.hooks.readiness_probe, "readiness_probe")
 
 
 async def info(runtime: DrumRuntime, request: Request) -> Response:

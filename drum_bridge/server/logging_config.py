@@ -1,4 +1,9 @@
-"""One logging configuration for uvicorn's, drum-bridge's and the legacy Flask app's loggers."""
+"""One logging configuration for uvicorn's, drum-bridge's and the legacy Flask app's loggers.
+
+Every line written while a request is served carries its request id (the
+``X_Request_ID`` response header); ``--log-format json`` writes one JSON object
+a line; ``--access-log off`` drops uvicorn's line per request.
+"""
 
 from __future__ import annotations
 
@@ -11,28 +16,37 @@ LOG_LEVELS = {
     "all": "NOTSET", "debug": "DEBUG", "info": "INFO", "warn": "WARNING", "warning": "WARNING",
     "error": "ERROR", "critical": "CRITICAL", "fatal": "CRITICAL",
 }
+_TEXT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s]: %(message)s"
+_ACCESS = '%(asctime)s %(levelname)s %(name)s [%(request_id)s]: %(client_addr)s - "%(request_line)s" %(status_code)s'
+_JSON = {"()": "drum_bridge.observability.json_logs.JsonFormatter"}
 
 
-def logging_config(level: str) -> dict[str, Any]:
+def logging_config(level: str, log_format: str = "text", access_log: bool = True) -> dict[str, Any]:
     """A dictConfig: the legacy Flask app logs as ``drum_bridge.legacy_flask``, so it is covered."""
-    fmt = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+    json_lines = log_format == "json"
     return {
         "version": 1,
         "disable_existing_loggers": False,
+        "filters": {"request_id": {"()": "drum_bridge.observability.request_context.RequestIdFilter"}},
         "formatters": {
-            "default": {"format": fmt},
-            "access": {"()": "uvicorn.logging.AccessFormatter",
-                       "fmt": '%(asctime)s %(levelname)s %(name)s: %(client_addr)s - "%(request_line)s" %(status_code)s'},
+            "default": _JSON if json_lines else {"format": _TEXT},
+            "access": _JSON if json_lines else {"()": "uvicorn.logging.AccessFormatter", "fmt": _ACCESS},
         },
         "handlers": {
-            "default": {"class": "logging.StreamHandler", "formatter": "default", "stream": "ext://sys.stderr"},
-            "access": {"class": "logging.StreamHandler", "formatter": "access", "stream": "ext://sys.stdout"},
+            "default": {"class": "logging.StreamHandler", "formatter": "default",
+                        "stream": "ext://sys.stderr", "filters": ["request_id"]},
+            "access": {"class": "logging.StreamHandler", "formatter": "access",
+                       "stream": "ext://sys.stdout", "filters": ["request_id"]},
         },
         "root": {"handlers": ["default"], "level": level},
         "loggers": {
             "uvicorn": {"handlers": [], "level": level, "propagate": True},
             "uvicorn.error": {"level": level},
-            "uvicorn.access": {"handlers": ["access"], "level": level, "propagate": False},
+            "uvicorn.access": {
+                "handlers": ["access"] if access_log else [],
+                "level": level if access_log else "CRITICAL",
+                "propagate": False,
+            },
             "drum_bridge": {"level": level},
         },
     }

@@ -16,24 +16,31 @@ second signal during the drain ends the process at once (exit status 1).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
+import random
+import shutil
 import signal
 import sys
+import tempfile
 import threading
+from collections.abc import Iterator
 from types import FrameType
 from typing import Any
 
+import uvicorn
 from uvicorn.config import STARTUP_FAILURE
 
 from ..app import DrumApp, create_app
 from ..config import Config
 from ..errors import DrumBridgeError
 from ..model_runtime import DrumRuntime
+from ..observability.metrics import MULTIPROC_ENV
 from .logging_config import logging_config
 from .worker_config import CONFIG_ENV, decode_config, encode_config
 
-__all__ = ["app_factory", "serve"]
+__all__ = ["app_factory", "metrics_dir", "serve", "server_options"]
 
 logger = logging.getLogger("drum_bridge.server")
 
@@ -92,31 +99,81 @@ def _begin_drain(runtime: DrumRuntime, signum: int) -> None:
     )
 
 
+class _WorkerConfig(uvicorn.Config):
+    """uvicorn's Config, with ``--max-requests-jitter``: each worker process draws its own
+    limit, so that workers are not all replaced at the same moment."""
+
+    max_requests_jitter = 0
+    _drawn: tuple[int, int | None] | None = None
+
+    @property
+    def limit_max_requests(self) -> int | None:
+        pid = os.getpid()
+        if self._drawn is None or self._drawn[0] != pid:
+            base = self._base_limit
+            extra = random.randint(0, self.max_requests_jitter) if base and self.max_requests_jitter else 0
+            self._drawn = (pid, base + extra if base else None)
+        return self._drawn[1]
+
+    @limit_max_requests.setter
+    def limit_max_requests(self, value: int | None) -> None:
+        self._base_limit = value
+        self._drawn = None
+
+
+def server_options(config: Config, level: str) -> dict[str, Any]:
+    """uvicorn's settings for ``config`` (``level``: the logging level's name)."""
+    return {
+        "host": config.host,
+        "port": config.port,
+        "log_config": logging_config(level, config.log_format, config.access_log),
+        "access_log": config.access_log,
+        "timeout_graceful_shutdown": config.graceful_timeout,
+        "timeout_keep_alive": config.keep_alive,
+        "backlog": config.backlog,
+        "limit_max_requests": config.max_requests or None,
+        "proxy_headers": False,
+        "server_header": False,
+    }
+
+
 def serve(config: Config, level: str) -> int:
     """Serve until a signal stops the server; the exit status.
 
     ``level`` is the logging level's name.  1 when the workers could not start (each
     logged why) or a second signal cut the drain short.
     """
-    import uvicorn
-
     from .supervisor import Supervisor
 
     os.environ[CONFIG_ENV] = encode_config(config)
-    options: dict[str, Any] = {
-        "host": config.host,
-        "port": config.port,
-        "log_config": logging_config(level),
-        "timeout_graceful_shutdown": config.graceful_timeout,
-        "proxy_headers": False,
-        "server_header": False,
-    }
-    server_config = uvicorn.Config(
-        f"{__name__}:app_factory", factory=True, workers=config.max_workers, **options
-    )
-    supervisor = Supervisor(server_config, sockets=[server_config.bind_socket()])
-    supervisor.run()
+    with metrics_dir(config):
+        server_config = _WorkerConfig(
+            f"{__name__}:app_factory", factory=True, workers=config.max_workers,
+            **server_options(config, level),
+        )
+        server_config.max_requests_jitter = config.max_requests_jitter
+        supervisor = Supervisor(server_config, sockets=[server_config.bind_socket()])
+        supervisor.run()
     if supervisor.startup_failed or supervisor.forced:
         return 1
     logger.info("Shut down")
     return 0
+
+
+@contextlib.contextmanager
+def metrics_dir(config: Config) -> Iterator[None]:
+    """prometheus-client's multiprocess directory, made for the workers and removed after.
+
+    A directory the environment names already (``PROMETHEUS_MULTIPROC_DIR``) is used
+    as it is and left in place.
+    """
+    if not config.metrics or os.environ.get(MULTIPROC_ENV):
+        yield
+        return
+    path = tempfile.mkdtemp(prefix="drum-bridge-metrics-")
+    os.environ[MULTIPROC_ENV] = path
+    try:
+        yield
+    finally:
+        os.environ.pop(MULTIPROC_ENV, None)
+        shutil.rmtree(path, ignore_errors=True)

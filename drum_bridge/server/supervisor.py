@@ -18,6 +18,8 @@ from types import FrameType
 from uvicorn.config import STARTUP_FAILURE, Config
 from uvicorn.supervisors import Multiprocess
 
+from ..observability.metrics import forget_process
+
 __all__ = ["Supervisor"]
 
 logger = logging.getLogger("drum_bridge.server")
@@ -42,6 +44,13 @@ class Supervisor(Multiprocess):
         for process in self.processes:
             process.kill()
         self.should_exit.set()
+
+    def keep_subprocess_alive(self) -> None:
+        before = {process.pid for process in self.processes}
+        super().keep_subprocess_alive()
+        for pid in before - {process.pid for process in self.processes}:
+            if pid is not None:
+                forget_process(pid)
 
     @property
     def startup_failed(self) -> bool:

@@ -1,0 +1,37 @@
+"""``JsonFormatter``: one JSON object a line, for log shippers (``--log-format json``)."""
+
+from __future__ import annotations
+
+import datetime
+import logging
+from typing import Any
+
+import orjson
+
+__all__ = ["JsonFormatter"]
+
+#: uvicorn's access records carry these as ``args``, in this order.
+_ACCESS_FIELDS = ("client", "method", "path", "http_version", "status")
+
+
+class JsonFormatter(logging.Formatter):
+    """``time``, ``level``, ``logger``, ``message``, ``request_id``; ``exception`` when
+    there is one; the fields of an access line (client, method, path, status) apart."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": datetime.datetime.fromtimestamp(record.created, datetime.timezone.utc).isoformat(
+                timespec="milliseconds"
+            ),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+            "request_id": getattr(record, "request_id", None),
+        }
+        if record.name == "uvicorn.access" and isinstance(record.args, tuple):
+            entry.update(zip(_ACCESS_FIELDS, record.args, strict=False))
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        if record.stack_info:
+            entry["stack"] = self.formatStack(record.stack_info)
+        return orjson.dumps(entry, default=str).decode()

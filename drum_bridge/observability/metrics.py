@@ -1,0 +1,176 @@
+"""Prometheus metrics of drum-bridge, through ``prometheus-client``.
+
+One set of metrics a process, each labelled with the model (its code dir's
+name), so that two apps mounted side by side stay apart.  They live in
+drum-bridge's own registry, not the global one, so a host with metrics of its
+own can serve both.  With several worker processes ``PROMETHEUS_MULTIPROC_DIR``
+is set before the workers start (the server does it, see
+``server.metrics_dir``) and a scrape of any worker sees all of them.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    ProcessCollector,
+    generate_latest,
+)
+from prometheus_client import multiprocess as _multiprocess
+
+from ..version import DRUM_VERSION, __version__
+
+__all__ = [
+    "CONTENT_TYPE_LATEST", "MULTIPROC_ENV", "ModelMetrics", "REGISTRY", "exposition", "forget_process",
+]
+
+T = TypeVar("T")
+
+#: prometheus-client's multiprocess directory, read when it is imported.
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+#: drum-bridge's registry (used when not in multiprocess mode).
+REGISTRY = CollectorRegistry(auto_describe=True)
+#: Methods counted by name; any other token is "other" (a client must not grow the label set).
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+_LATENCY_BUCKETS = (
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+    float("inf"),
+)
+#: Answers of the limits: body or headers too large, busy or draining, past the timeout.
+LIMIT_STATUSES = frozenset({413, 431, 503, 504})
+
+_REQUESTS = Counter(
+    "drum_bridge_requests", "Requests answered, by route template and status",
+    ("model", "method", "route", "status"), registry=REGISTRY,
+)
+_LATENCY = Histogram(
+    "drum_bridge_request_duration_seconds", "Time from the request's start to its response's end",
+    ("model", "method", "route"), buckets=_LATENCY_BUCKETS, registry=REGISTRY,
+)
+_IN_PROGRESS = Gauge(
+    "drum_bridge_requests_in_progress", "Requests being served", ("model",),
+    multiprocess_mode="livesum", registry=REGISTRY,
+)
+_LIMITED = Counter(
+    "drum_bridge_limit_responses", "Answers 413, 431, 503 and 504: limits, back-pressure, timeouts",
+    ("model", "status"), registry=REGISTRY,
+)
+_BUSY = Gauge(
+    "drum_bridge_model_threads_busy", "Model threads running model code", ("model",),
+    multiprocess_mode="livesum", registry=REGISTRY,
+)
+_WAITING = Gauge(
+    "drum_bridge_model_queue_depth", "Model calls waiting for a model thread", ("model",),
+    multiprocess_mode="livesum", registry=REGISTRY,
+)
+_MODEL_SECONDS = Histogram(
+    "drum_bridge_model_call_duration_seconds", "Time model code ran for one call (score, chat, ...)",
+    ("model",), buckets=_LATENCY_BUCKETS, registry=REGISTRY,
+)
+_STREAMS = Counter(
+    "drum_bridge_streams", "Chat streams started", ("model",), registry=REGISTRY,
+)
+_STREAMS_OPEN = Gauge(
+    "drum_bridge_streams_in_progress", "Chat streams being sent", ("model",),
+    multiprocess_mode="livesum", registry=REGISTRY,
+)
+_LOAD_SECONDS = Gauge(
+    "drum_bridge_model_load_seconds", "Time the model took to load", ("model",),
+    multiprocess_mode="max", registry=REGISTRY,
+)
+_BUILD = Gauge(
+    "drum_bridge_build_info", "drum-bridge's version and the DRUM version it serves",
+    ("version", "drum_version"), multiprocess_mode="max", registry=REGISTRY,
+)
+_BUILD.labels(__version__, DRUM_VERSION).set(1)
+# CPU, memory and open files of this process (not aggregated across worker processes).
+ProcessCollector(registry=REGISTRY)
+
+
+def method_label(method: str) -> str:
+    return method if method in _METHODS else "other"
+
+
+class ModelMetrics:
+    """The metrics of one app (one model)."""
+
+    def __init__(self, model: str) -> None:
+        self.model = model
+        self.in_progress = _IN_PROGRESS.labels(model)
+        self.busy = _BUSY.labels(model)
+        self.waiting = _WAITING.labels(model)
+        self.model_seconds = _MODEL_SECONDS.labels(model)
+        self.streams = _STREAMS.labels(model)
+        self.streams_open = _STREAMS_OPEN.labels(model)
+        self.load_seconds = _LOAD_SECONDS.labels(model)
+        # Children by (method, route, status): labels() costs a lock and a dict lookup each time.
+        self._answered: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
+    def answered(self, method: str, route: str, status: int, seconds: float) -> None:
+        """One response sent (or the request ended without one: status 0)."""
+        label = method_label(method)
+        key = (label, route, status)
+        children = self._answered.get(key)
+        if children is None:
+            children = (
+                _REQUESTS.labels(self.model, label, route, str(status)),
+                _LATENCY.labels(self.model, label, route),
+            )
+            if len(self._answered) < 10_000:
+                self._answered[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
+        if status in LIMIT_STATUSES:
+            _LIMITED.labels(self.model, str(status)).inc()
+
+    def timed(self, func: Callable[..., T]) -> Callable[..., T]:
+        """``func``, timing each call into the model-call histogram (``async def`` stays so)."""
+        observe = self.model_seconds.observe
+        if inspect.iscoroutinefunction(func):
+
+            async def call_async(*args: Any, **kwargs: Any) -> Any:
+                start = time.perf_counter()
+                try:
+                    return await func(*args, **kwargs)
+                finally:
+                    observe(time.perf_counter() - start)
+
+            return call_async  # type: ignore[return-value]
+
+        def call(*args: Any, **kwargs: Any) -> T:
+            start = time.perf_counter()
+            try:
+                return func(*args, **kwargs)
+            finally:
+                observe(time.perf_counter() - start)
+
+        return call
+
+    def pool(self, busy: int, waiting: int) -> None:
+        self.busy.set(busy)
+        self.waiting.set(waiting)
+
+
+def forget_process(pid: int) -> None:
+    """A worker process ended: its live gauges (in progress, busy, waiting) stop counting."""
+    path = os.environ.get(MULTIPROC_ENV)
+    if path:
+        _multiprocess.mark_process_dead(pid, path)  # type: ignore[no-untyped-call]
+
+
+def exposition() -> bytes:
+    """The metrics in Prometheus' text format: all workers' in multiprocess mode."""
+    if os.environ.get(MULTIPROC_ENV):
+        registry = CollectorRegistry()
+        _multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        return generate_latest(registry)
+    return generate_latest(REGISTRY)
