@@ -1,6 +1,5 @@
 """What operators watch: request ids in logs, JSON logs, Prometheus metrics, OpenTelemetry traces.
 
-A leaf room: nothing here imports HTTP libraries or the rest of drum-bridge
-(but ``errors`` and ``version``); the middleware, the runtime and the server
-call into it.
+Below the model runtime, above the settings: nothing here imports HTTP
+libraries or the model; the middleware, the runtime and the server call into it.
 """

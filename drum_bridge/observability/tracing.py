@@ -26,6 +26,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+from ..config.runtime_parameters import read_runtime_param
 from ..errors import ConfigError
 from ..version import __version__
 
@@ -49,9 +50,9 @@ _TRUE = frozenset({"1", "true", "yes", "on"})
 
 
 def _disabled(environ: Mapping[str, str]) -> bool:
-    for name in ("OTEL_SDK_DISABLED", "MLOPS_RUNTIME_PARAM_OTEL_SDK_DISABLED"):
-        value = environ.get(name, "").strip().strip('"').lower()
-        if value in _TRUE:
+    """``OTEL_SDK_DISABLED``, or DRUM's runtime parameter of that name, is true."""
+    for value in (environ.get("OTEL_SDK_DISABLED"), read_runtime_param("OTEL_SDK_DISABLED", environ)):
+        if str(value).strip().lower() in _TRUE:
             return True
     return False
 

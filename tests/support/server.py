@@ -45,10 +45,17 @@ class ServerProcess:
     process: subprocess.Popen[bytes]
     base_url: str
     stderr_path: Path
+    stdout_path: Path | None = None
 
     @property
     def stderr(self) -> str:
         return self.stderr_path.read_text()
+
+    @property
+    def stdout(self) -> str:
+        """What the server wrote to stdout (the access log), when ``run_server`` kept it."""
+        assert self.stdout_path is not None, "run_server(..., keep_stdout=True) keeps it"
+        return self.stdout_path.read_text()
 
     def first_answer(self, path: str = "/ping/", timeout: float = 30) -> httpx.Response:
         """The first answer to ``GET path`` once the server listens (any status)."""
@@ -86,19 +93,28 @@ class ServerProcess:
 
 
 @contextmanager
-def run_server(workdir: Path, *args: str) -> Iterator[ServerProcess]:
-    """``drum server --address 127.0.0.1:<free port> ARGS``, killed (with its workers) at exit."""
+def run_server(
+    workdir: Path, *args: str, keep_stdout: bool = False, env: dict[str, str] | None = None
+) -> Iterator[ServerProcess]:
+    """``drum server --address 127.0.0.1:<free port> ARGS``, killed (with its workers) at exit.
+
+    ``env``: variables added to this process's environment for the server.
+    """
     port = free_port()
     stderr_path = workdir / "server.stderr"
+    stdout_path = workdir / "server.stdout" if keep_stdout else None
     command = [sys.executable, "-m", "drum_bridge.cli", "server",
                "--address", f"127.0.0.1:{port}", *args]
-    with stderr_path.open("wb") as stderr:
+    with stderr_path.open("wb") as stderr, (
+        stdout_path.open("wb") if stdout_path else open(os.devnull, "wb")
+    ) as stdout:
         # Its own session, so that the worker processes can be found (and killed) as a group.
         process = subprocess.Popen(
-            command, cwd=workdir, stdout=subprocess.DEVNULL, stderr=stderr, start_new_session=True
+            command, cwd=workdir, stdout=stdout, stderr=stderr, start_new_session=True,
+            env={**os.environ, **env} if env else None,
         )
     try:
-        yield ServerProcess(process, f"http://127.0.0.1:{port}", stderr_path)
+        yield ServerProcess(process, f"http://127.0.0.1:{port}", stderr_path, stdout_path)
     finally:
         try:
             os.killpg(process.pid, signal.SIGKILL)
