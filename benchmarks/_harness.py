@@ -11,9 +11,11 @@ import contextlib
 import os
 import re
 import shlex
+import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -85,6 +87,17 @@ def http_request(
 # --------------------------------------------------------------------------
 
 
+def find_drum_bridge(explicit: Path | None = None) -> str:
+    """The drum-bridge console script: given, beside this interpreter, or on PATH."""
+    if explicit is not None:
+        return str(explicit)
+    beside = Path(sys.executable).parent / "drum-bridge"
+    found = str(beside) if beside.exists() else shutil.which("drum-bridge")
+    if not found:
+        raise BenchmarkError("no drum-bridge console script found (see --drum-bridge)")
+    return found
+
+
 @dataclass
 class Server:
     """A started server process and where to reach it."""
@@ -130,7 +143,9 @@ def start_server(
     return Server(process=process, port=port, log_path=log_path)
 
 
-def wait_ready(server: Server, path: str = "/ping/", timeout: float = 120.0) -> float:
+def wait_ready(
+    server: Server, path: str = "/ping/", timeout: float = 120.0, poll_s: float = 0.05
+) -> float:
     """Poll GET ``path`` until it answers 200; return the seconds it took."""
     started = time.monotonic()
     deadline = started + timeout
@@ -144,7 +159,7 @@ def wait_ready(server: Server, path: str = "/ping/", timeout: float = 120.0) -> 
             status, _ = http_request(server.url + path, timeout=2.0)
             if status == 200:
                 return time.monotonic() - started
-        time.sleep(0.2)
+        time.sleep(poll_s)
     raise BenchmarkError(
         f"server not ready on {server.url}{path} after {timeout:.0f}s:\n{server.log_tail()}"
     )
@@ -230,6 +245,10 @@ class WrkResult:
     latency_avg_ms: float
     non_2xx_3xx: int
     socket_errors: dict[str, int]
+    #: From wrk's ``--latency`` distribution (nan when wrk did not print it).
+    p50_ms: float = float("nan")
+    p90_ms: float = float("nan")
+    p99_ms: float = float("nan")
 
     @property
     def error_count(self) -> int:
@@ -260,6 +279,12 @@ def parse_wrk_output(text: str) -> WrkResult:
     )
     counts = map(int, sockets.groups()) if sockets else (0, 0, 0, 0)
     socket_errors = dict(zip(_SOCKET_ERROR_KINDS, counts, strict=True))
+    distribution = {
+        int(match.group(1)): float(match.group(2)) * _UNIT_TO_MS[match.group(3)]
+        for match in re.finditer(
+            r"^\s+(50|90|99)(?:\.0+)?%\s+([\d.]+)(us|ms|s|m|h)\s*$", text, re.MULTILINE
+        )
+    }
     return WrkResult(
         requests=int(total.group(1)),
         duration_s=float(total.group(2)) * _UNIT_TO_MS[total.group(3)] / 1000.0,
@@ -269,6 +294,9 @@ def parse_wrk_output(text: str) -> WrkResult:
         else float("nan"),
         non_2xx_3xx=int(non_2xx.group(1)) if non_2xx else 0,
         socket_errors=socket_errors,
+        p50_ms=distribution.get(50, float("nan")),
+        p90_ms=distribution.get(90, float("nan")),
+        p99_ms=distribution.get(99, float("nan")),
     )
 
 
@@ -292,6 +320,7 @@ def run_wrk(
         f"-c{config.connections}",
         f"-d{duration_s:g}s",
         f"--timeout={config.timeout_s:g}s",
+        "--latency",
         "-s",
         str(script),
         url,
@@ -315,91 +344,3 @@ def run_wrk(
 def write_wrk_script(request: WrkRequest, path: Path) -> Path:
     path.write_text(request.lua())
     return path
-
-
-# --------------------------------------------------------------------------
-# Other load on the benchmark's CPUs (Linux /proc)
-# --------------------------------------------------------------------------
-
-_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def parse_cpu_list(text: str) -> list[int]:
-    """CPU numbers of a taskset list such as ``0``, ``0,2`` or ``0-3``."""
-    cpus: list[int] = []
-    for part in text.split(","):
-        first, _, last = part.strip().partition("-")
-        cpus += range(int(first), int(last or first) + 1)
-    return cpus
-
-
-def cpu_busy_s(cpus: list[int]) -> float:
-    """Seconds ``cpus`` spent in user, nice and system mode since boot."""
-    wanted = {f"cpu{cpu}" for cpu in cpus}
-    total = 0
-    for line in Path("/proc/stat").read_text().splitlines():
-        name, *ticks = line.split()
-        if name in wanted:
-            total += sum(int(tick) for tick in ticks[:3])
-    return total / _CLOCK_TICKS
-
-
-def process_cpu_s(pid: int) -> float:
-    """User and system seconds of process ``pid``, all its threads (not its children)."""
-    stat = Path(f"/proc/{pid}/stat").read_text()
-    fields = stat[stat.rindex(")") + 2 :].split()
-    return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
-
-
-def process_tree_cpu_s(pid: int) -> float:
-    """``process_cpu_s`` of ``pid`` and of every process below it (a server's workers)."""
-    parents: dict[int, int] = {}
-    for stat_path in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            stat = stat_path.read_text()
-        except OSError:
-            continue  # the process ended meanwhile
-        parents[int(stat_path.parent.name)] = int(stat[stat.rindex(")") + 2 :].split()[1])
-    tree = {pid}
-    grew = True
-    while grew:
-        below = {child for child, parent in parents.items() if parent in tree} - tree
-        tree |= below
-        grew = bool(below)
-    total = 0.0
-    for member in tree:
-        try:
-            total += process_cpu_s(member)
-        except OSError:
-            pass
-    return total
-
-
-@dataclass
-class ForeignCpu:
-    """CPU time used on ``cpus`` by anything but process ``pid`` and its children.
-
-    Start it just before a measured run and call ``stop`` right after: ``share``
-    is then how much of one CPU other processes took from a server pinned to
-    ``cpus`` (0.0 on a quiet machine, 1.0 = a whole CPU); the server's own worker
-    processes count as the server.  Interrupt time is left out on both sides.
-    """
-
-    cpus: list[int]
-    pid: int
-    _start: tuple[float, float, float] = (0.0, 0.0, 0.0)
-    share: float = float("nan")
-
-    def _sample(self) -> tuple[float, float, float]:
-        return time.monotonic(), cpu_busy_s(self.cpus), process_tree_cpu_s(self.pid)
-
-    def start(self) -> ForeignCpu:
-        self._start = self._sample()
-        return self
-
-    def stop(self) -> float:
-        wall, busy, own = (
-            end - begin for end, begin in zip(self._sample(), self._start, strict=True)
-        )
-        self.share = max(0.0, busy - own) / wall if wall > 0 else float("nan")
-        return self.share

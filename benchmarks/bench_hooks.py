@@ -41,27 +41,20 @@ from typing import Any
 
 from _harness import (
     BenchmarkError,
-    ForeignCpu,
     Server,
     WrkConfig,
     WrkRequest,
     exit_on_sigterm,
+    find_drum_bridge,
     http_request,
     interleaved_rounds,
-    parse_cpu_list,
     run_wrk,
     running_server,
     write_wrk_script,
 )
-from bench_predict import (
-    RunRecord,
-    build_model,
-    describe,
-    format_ratio,
-    median_rps,
-    round_ratios,
-    server_command,
-)
+from model_dirs import build_model, server_command
+from procstat import ForeignCpu, parse_cpu_list
+from stats import RunRecord, describe, format_ratio, median_rps, round_ratios
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 GUIDE_DIR = REPO_ROOT / "tests" / "extensions" / "guide"
@@ -164,17 +157,6 @@ class InstallRatio:
 # --------------------------------------------------------------------------
 # Setup
 # --------------------------------------------------------------------------
-
-
-def find_drum_bridge(explicit: Path | None) -> str:
-    """The drum-bridge console script: given, beside this interpreter, or on PATH."""
-    if explicit is not None:
-        return str(explicit)
-    beside = Path(sys.executable).parent / "drum-bridge"
-    found = str(beside) if beside.exists() else shutil.which("drum-bridge")
-    if not found:
-        raise BenchmarkError("no drum-bridge console script found (see --drum-bridge)")
-    return found
 
 
 def parse_bridge(text: str) -> Bridge:

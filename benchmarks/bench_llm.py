@@ -22,87 +22,33 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
-import math
-import os
 import shlex
 import shutil
 import statistics
 import sys
 import tempfile
-import time
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from _harness import (
-    HOST,
     BenchmarkError,
     WrkConfig,
     WrkRequest,
     exit_on_sigterm,
+    find_drum_bridge,
     http_request,
     interleaved_rounds,
-    parse_cpu_list,
     run_wrk,
     running_server,
     write_wrk_script,
 )
-from bench_predict import describe, format_ratio, median_rps, round_ratios
+from stats import RunRecord, describe, format_ratio, median_rps, percentile, round_ratios
+from streams import burst, pinned_to
 
 #: The model of both parts; ``BENCH_HOOKS=async`` picks the ``async def`` hooks.
-MODEL = '''\
-import asyncio
-import os
-import time
-
-CHUNKS = int(os.environ.get("BENCH_CHUNKS", "20"))
-INTERVAL = float(os.environ.get("BENCH_CHUNK_INTERVAL", "0.05"))
-
-
-def load_model(code_dir):
-    return "bench"
-
-
-def chunk(index):
-    from openai.types.chat import ChatCompletionChunk
-    from openai.types.chat.chat_completion_chunk import Choice, ChoiceDelta
-
-    return ChatCompletionChunk(id="bench", created=1, model="bench", object="chat.completion.chunk",
-                               choices=[Choice(index=0, delta=ChoiceDelta(content=f"token{index} "),
-                                               finish_reason=None if index < CHUNKS - 1 else "stop")])
-
-
-if os.environ.get("BENCH_HOOKS") == "async":
-    async def chat(completion_create_params, model, **kwargs):
-        async def tokens():
-            for index in range(CHUNKS):
-                if index:
-                    await asyncio.sleep(INTERVAL)
-                yield chunk(index)
-        return tokens()
-
-    async def score_unstructured(model, data, query, **kwargs):
-        await asyncio.sleep(0.05)
-        return "ok"
-else:
-    def chat(completion_create_params, model, **kwargs):
-        def tokens():
-            for index in range(CHUNKS):
-                if index:
-                    time.sleep(INTERVAL)
-                yield chunk(index)
-        return tokens()
-
-    def score_unstructured(model, data, query, **kwargs):
-        time.sleep(0.05)
-        return "ok"
-'''
-CHAT_BODY = json.dumps(
-    {"model": "bench", "stream": True, "messages": [{"role": "user", "content": "go"}]}
-).encode()
+MODEL_DIR = Path(__file__).resolve().parent / "models" / "llm"
 TARGETS = {"ttfc_p99_ms": 100.0, "stream_p99_ms": 1300.0}
 PARTS = ("streams", "unstructured")
 
@@ -129,8 +75,11 @@ class Variant:
 def find_variants(args: argparse.Namespace) -> list[Variant]:
     found: list[Variant] = []
     drum = args.drum_ref / "bin" / "drum"
-    bridge = args.drum_bridge or Path(sys.executable).parent / "drum-bridge"
-    bridge_path = str(bridge) if Path(bridge).exists() else shutil.which("drum-bridge")
+    bridge_path: str | None
+    try:
+        bridge_path = find_drum_bridge(args.drum_bridge)
+    except BenchmarkError:
+        bridge_path = None
     threads = {"streams": args.clients, "unstructured": args.connections}
     candidates = {
         "drum": Variant("drum", str(drum), "sync") if drum.exists() else None,
@@ -144,86 +93,6 @@ def find_variants(args: argparse.Namespace) -> list[Variant]:
         else:
             found.append(variant)
     return found
-
-
-# --------------------------------------------------------------------------
-# Streams: an asyncio client on raw sockets
-# --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class StreamSample:
-    ok: bool
-    ttfc_ms: float = math.nan
-    total_ms: float = math.nan
-    error: str = ""
-
-
-async def one_stream(port: int, chunks: int, timeout: float) -> StreamSample:
-    """POST one streaming chat request; time its first chunk and its ``[DONE]``."""
-    request = (
-        f"POST /v1/chat/completions HTTP/1.1\r\nHost: {HOST}:{port}\r\n"
-        f"Content-Type: application/json\r\nContent-Length: {len(CHAT_BODY)}\r\n\r\n"
-    ).encode() + CHAT_BODY
-    started = time.perf_counter()
-    deadline = started + timeout
-    first = done = None
-    seen = b""
-    try:
-        reader, writer = await asyncio.wait_for(asyncio.open_connection(HOST, port), timeout)
-    except (OSError, asyncio.TimeoutError) as exc:
-        return StreamSample(False, error=f"connect: {exc!r}")
-    try:
-        writer.write(request)
-        await writer.drain()
-        while done is None:
-            data = await asyncio.wait_for(reader.read(65536), max(0.001, deadline - time.perf_counter()))
-            if not data:
-                break
-            now = time.perf_counter()
-            seen += data
-            if first is None and b"data: {" in seen:
-                first = now
-            if b"data: [DONE]\n\n" in seen:
-                done = now
-    except (OSError, asyncio.TimeoutError) as exc:
-        return StreamSample(False, error=f"read: {exc!r}")
-    finally:
-        writer.close()
-        with contextlib.suppress(OSError):
-            await writer.wait_closed()
-    if not seen.startswith(b"HTTP/1.1 200"):
-        return StreamSample(False, error=f"answer: {seen[:80]!r}")
-    if first is None or done is None or seen.count(b"data: {") != chunks:
-        return StreamSample(False, error=f"{seen.count(b'data: {')} chunks, done={done is not None}")
-    return StreamSample(True, (first - started) * 1000, (done - started) * 1000)
-
-
-async def burst(port: int, clients: int, chunks: int, timeout: float) -> list[StreamSample]:
-    """``clients`` streams opened at once."""
-    return list(await asyncio.gather(*(one_stream(port, chunks, timeout) for _ in range(clients))))
-
-
-@contextlib.contextmanager
-def pinned_to(cpus: str | None) -> Iterator[None]:
-    """Run this process (the load generator) on ``cpus`` for a while."""
-    if not cpus or not hasattr(os, "sched_setaffinity"):
-        yield
-        return
-    before = os.sched_getaffinity(0)
-    os.sched_setaffinity(0, parse_cpu_list(cpus))
-    try:
-        yield
-    finally:
-        os.sched_setaffinity(0, before)
-
-
-def percentile(values: list[float], p: float) -> float:
-    """Nearest-rank percentile; nan without values."""
-    if not values:
-        return math.nan
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
 
 
 # --------------------------------------------------------------------------
@@ -314,8 +183,6 @@ def streams_table(records: list[dict[str, Any]], variants: list[Variant]) -> str
 
 
 def unstructured_table(records: list[dict[str, Any]], variants: list[Variant]) -> str:
-    from bench_predict import RunRecord
-
     runs = [RunRecord(r["round"], r["variant"], "unstructured", 0.0, r["_result"]) for r in records]
     header = (f"{'variant':<14}{'req/s (median)':>16}{'valid/runs':>11}{'vs drum':>22}"
               f"  target (>= {UNSTRUCTURED_TARGET:g}x)")
@@ -374,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
         workdir = Path(tmp)
         args.code_dir = workdir / "model"
         args.code_dir.mkdir()
-        (args.code_dir / "custom.py").write_text(MODEL)
+        shutil.copy2(MODEL_DIR / "custom.py", args.code_dir / "custom.py")
         try:
             for part in args.parts:
                 run = run_streams if part == "streams" else run_unstructured

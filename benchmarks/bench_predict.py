@@ -14,16 +14,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import random
 import shlex
-import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 
 from _harness import (
     BenchmarkError,
@@ -31,28 +27,15 @@ from _harness import (
     WrkRequest,
     WrkResult,
     exit_on_sigterm,
+    find_drum_bridge,
     http_request,
     interleaved_rounds,
     run_wrk,
     running_server,
     write_wrk_script,
 )
-
-PAYLOAD_ROWS = {"5_rows": 5, "10k_rows": 10_000}
-CSV_HEADERS = {"Content-Type": "text/csv"}
-
-MODEL_SNIPPET = """
-import pickle, sys
-import numpy as np
-import pandas as pd
-from sklearn.linear_model import LinearRegression
-
-rng = np.random.default_rng(0)
-X = pd.DataFrame(rng.random((200, 2)), columns=["a", "b"])
-y = 2.0 * X["a"] - 3.0 * X["b"] + 1.0
-with open(sys.argv[1], "wb") as f:
-    pickle.dump(LinearRegression().fit(X, y), f)
-"""
+from model_dirs import CSV_HEADERS, PAYLOAD_ROWS, build_model, server_command, write_csv
+from stats import RunRecord, describe, format_ratio, median_rps, round_ratios
 
 
 @dataclass(frozen=True)
@@ -67,24 +50,6 @@ class Payload:
     rows: int
     csv: Path
     script: Path
-
-
-@dataclass(frozen=True)
-class RunRecord:
-    round: int
-    variant: str
-    payload: str
-    server_ready_s: float
-    wrk: WrkResult
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "round": self.round,
-            "variant": self.variant,
-            "payload": self.payload,
-            "server_ready_s": round(self.server_ready_s, 3),
-            **self.wrk.as_dict(),
-        }
 
 
 @dataclass(frozen=True)
@@ -112,13 +77,6 @@ def parse_variant(text: str) -> Variant:
     return Variant(name.strip(), command.strip())
 
 
-def server_command(executable: Path | str) -> str:
-    return (
-        f"{shlex.quote(str(executable))} server --code-dir {{code_dir}}"
-        " --address 127.0.0.1:{port} --target-type regression"
-    )
-
-
 def default_variants(drum_ref: Path) -> list[Variant]:
     """Real DRUM from the reference venv and drum-bridge beside this interpreter."""
     variants = []
@@ -130,43 +88,16 @@ def default_variants(drum_ref: Path) -> list[Variant]:
             f"skipping variant 'drum': {drum} not found (see --drum-ref)",
             file=sys.stderr,
         )
-    bridge = Path(sys.executable).parent / "drum-bridge"
-    bridge_found = str(bridge) if bridge.exists() else shutil.which("drum-bridge")
-    if bridge_found:
-        variants.append(Variant("bridge", server_command(bridge_found)))
-    else:
-        print(
-            "skipping variant 'bridge': no drum-bridge console script found",
-            file=sys.stderr,
-        )
+    try:
+        variants.append(Variant("bridge", server_command(find_drum_bridge())))
+    except BenchmarkError as error:
+        print(f"skipping variant 'bridge': {error}", file=sys.stderr)
     return variants
 
 
 # --------------------------------------------------------------------------
 # Model and payloads
 # --------------------------------------------------------------------------
-
-
-def build_model(python: str, code_dir: Path) -> None:
-    """Pickle a 2-feature LinearRegression with the interpreter that will load it."""
-    code_dir.mkdir(parents=True, exist_ok=True)
-    completed = subprocess.run(
-        [python, "-c", MODEL_SNIPPET, str(code_dir / "model.pkl")],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if completed.returncode != 0:
-        raise BenchmarkError(f"building the model with {python} failed:\n{completed.stderr}")
-
-
-def write_csv(path: Path, rows: int, seed: int = 0) -> None:
-    rng = random.Random(seed)
-    lines = [
-        "a,b",
-        *(f"{rng.uniform(-10, 10):.6f},{rng.uniform(-10, 10):.6f}" for _ in range(rows)),
-    ]
-    path.write_text("\n".join(lines) + "\n")
 
 
 def prepare_payloads(workdir: Path) -> list[Payload]:
@@ -241,15 +172,6 @@ def measure_variant(
     return records
 
 
-def describe(result: WrkResult) -> str:
-    text = f"{result.requests_per_sec:9.1f} req/s"
-    text += f", avg latency {result.latency_avg_ms:.1f} ms"
-    if not result.valid:
-        text += f"  INVALID: non-2xx/3xx={result.non_2xx_3xx}"
-        text += f", socket errors={result.socket_errors}"
-    return text
-
-
 def run_rounds(
     variants: list[Variant],
     payloads: list[Payload],
@@ -298,35 +220,6 @@ def summarize(
             )
         )
     return rows
-
-
-def median_rps(results: list[WrkResult]) -> float | None:
-    valid = [r.requests_per_sec for r in results if r.valid]
-    return statistics.median(valid) if valid else None
-
-
-def round_ratios(records: list[RunRecord], variant: str, baseline: str) -> list[float]:
-    """``variant``'s req/s over ``baseline``'s, per round where both runs are valid.
-
-    Pairing the runs of a round cancels the drift of a shared machine between
-    rounds, which a ratio of medians taken over all rounds would keep.
-    """
-    by_round: dict[int, dict[str, float]] = {}
-    for record in records:
-        if record.wrk.valid:
-            by_round.setdefault(record.round, {})[record.variant] = record.wrk.requests_per_sec
-    return [
-        runs[variant] / runs[baseline]
-        for runs in by_round.values()
-        if variant in runs and runs.get(baseline)
-    ]
-
-
-def format_ratio(median: float | None, low: float | None, high: float | None) -> str:
-    """``0.64x (0.61-0.66)``: the median ratio over rounds and its range."""
-    if median is None or low is None or high is None:
-        return "-"
-    return f"{median:.2f}x ({low:.2f}-{high:.2f})"
 
 
 def format_table(rows: list[SummaryRow], baseline: str) -> str:

@@ -5,8 +5,9 @@ environment-only setting has no flag; a runtime parameter is read from
 ``MLOPS_RUNTIME_PARAM_<NAME>``).  Its fate here is one of:
 
 - ``WORKS``: honoured as in DRUM;
-- ``INERT``: accepted, and as in DRUM it does nothing in this configuration (it only
-  feeds MLOps monitoring, or belongs to another command); start-up logs a line saying so;
+- ``INERT``: accepted without effect (as in DRUM it only feeds MLOps monitoring or belongs to
+  another command, or it tunes gunicorn's workers, which have no uvicorn counterpart); start-up
+  logs a line saying so;
 - ``REFUSED``: start-up stops with one line saying why.
 
 ``check_drum_settings`` applies the table to a command line and an environment; the
@@ -29,7 +30,7 @@ __all__ = ["DRUM_SETTINGS", "DrumSetting", "Fate", "check_drum_settings", "refus
 
 class Fate(str, enum.Enum):
     WORKS = "works"
-    INERT = "no effect, as in DRUM"
+    INERT = "no effect"
     REFUSED = "refused"
 
 
