@@ -56,6 +56,9 @@ class DrumRuntime:
         self.load_error: str | None = None
         #: Why startup() failed, for the one-line report of a failed start.
         self.startup_error: BaseException | None = None
+        #: Called as the lifespan starts, before the model loads (the server chains its drain
+        #: to the signal handlers then: they are in place under uvicorn and gunicorn alike).
+        self.on_startup: list[Callable[[], None]] = []
         #: Called at shutdown, in order (the legacy Flask mount stops its responses).
         self.on_shutdown: list[Callable[[], Awaitable[None]]] = []
         # One load at a time: a lifespan and first requests, or concurrent first requests.
@@ -74,6 +77,9 @@ class DrumRuntime:
 
         Loads once: a later call returns at once, or raises the same failure again.
         """
+        for callback in self.on_startup:
+            callback()
+        self.on_startup = []
         async with self._starting:
             await self._load()
 

@@ -48,8 +48,8 @@ logger = logging.getLogger("drum_bridge.server")
 def app_factory() -> DrumApp:
     """What the serving process (each worker) calls: the app for the parent's Config.
 
-    uvicorn calls it once its own signal handlers are in place, so that the drain
-    can be chained in front of them.
+    The drain is chained in front of the server's own signal handlers when the
+    lifespan starts: by then uvicorn (or gunicorn's uvicorn worker) installed them.
     """
     config = decode_config(os.environ[CONFIG_ENV])
     try:
@@ -58,7 +58,9 @@ def app_factory() -> DrumApp:
         # One line, and the status that tells the parent not to start the worker again.
         logger.error("%s", exc, exc_info=config.show_stacktrace)
         sys.exit(STARTUP_FAILURE)
-    _drain_on_signals(app.drum_runtime)
+    runtime = app.drum_runtime
+    # At lifespan start-up: uvicorn's (or gunicorn's) own handlers are in place by then.
+    runtime.on_startup.append(lambda: _drain_on_signals(runtime))
     return app
 
 
