@@ -125,6 +125,8 @@ class AppSettings(TypedDict, total=False):
     max_waiting_requests: int
     max_header_size: int
     max_body_size: int
+    header_timeout: float
+    body_timeout: float
     metrics: bool
     log_format: str
     access_log: bool

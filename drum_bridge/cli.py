@@ -124,6 +124,10 @@ def _server_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"Seconds model code may take for a request, answered 504 past it; 0: no limit (runtime parameter DRUM_CLIENT_REQUEST_TIMEOUT, env DRUM_BRIDGE_REQUEST_TIMEOUT; default {Config.request_timeout:g})")
     bridge.add_argument("--max-waiting-requests", type=_non_negative_int, metavar="N",
                         help=f"Requests that may wait for a busy model thread, answered 503 past it (env DRUM_BRIDGE_MAX_WAITING_REQUESTS; default {Config.max_waiting_requests})")
+    bridge.add_argument("--header-timeout", type=_non_negative_float, metavar="SECONDS",
+                        help=f"Seconds a request's headers may take to arrive, answered 408 past it; 0: no limit (env DRUM_BRIDGE_HEADER_TIMEOUT; default {Config.header_timeout:g})")
+    bridge.add_argument("--body-timeout", type=_non_negative_float, metavar="SECONDS",
+                        help=f"Seconds a request body may stop arriving, answered 408 past it; 0: no limit (env DRUM_BRIDGE_BODY_TIMEOUT; default {Config.body_timeout:g})")
     ops = parser.add_argument_group("drum-bridge operations")
     ops.add_argument("--metrics", choices=("on", "off"),
                      help="Serve Prometheus metrics at /metrics (env DRUM_BRIDGE_METRICS; default on)")

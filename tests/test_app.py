@@ -15,8 +15,8 @@ from drum_bridge.extensions.flask.hooks_middleware import FlaskHooksMiddleware
 from drum_bridge.middleware.body_limit import BodyLimitMiddleware
 from drum_bridge.middleware.drum_headers import DrumHeadersMiddleware
 from drum_bridge.middleware.probes import ProbesMiddleware
-from drum_bridge.middleware.request_metrics import RequestMetricsMiddleware
 from drum_bridge.middleware.request_headers import RequestHeadersMiddleware
+from drum_bridge.middleware.request_metrics import RequestMetricsMiddleware
 from drum_bridge.middleware.startup_error import StartupErrorMiddleware
 
 USER_MIDDLEWARE = """

@@ -143,6 +143,8 @@ FLAG_TO_FIELD: list[tuple[tuple[str, ...], str, Any]] = [
     (("--max-header-size", "0"), "max_header_size", 0),
     (("--request-timeout", "2.5"), "request_timeout", 2.5),
     (("--max-waiting-requests", "0"), "max_waiting_requests", 0),
+    (("--header-timeout", "5"), "header_timeout", 5.0),
+    (("--body-timeout", "0"), "body_timeout", 0.0),
     (("--metrics", "off"), "metrics", False),
     (("--access-log", "off"), "access_log", False),
     (("--log-format", "json"), "log_format", "json"),

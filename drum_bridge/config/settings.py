@@ -174,6 +174,10 @@ class Config:
     webserver: str | None = None
     #: ``--api-token``: DataRobot API token, for the API access.
     api_token: str | None = field(default=None, repr=False)
+    #: Seconds a request's headers may take to arrive (408 past it); 0: no limit.
+    header_timeout: float = 30.0
+    #: Seconds a request body may stop arriving (408 past it); 0: no limit.
+    body_timeout: float = 60.0
     #: Serve ``/metrics`` and record Prometheus metrics.
     metrics: bool = True
     #: Log lines as text, or as one JSON object a line (``json``).
@@ -218,6 +222,9 @@ class Config:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ConfigError(f"{name} must be a whole number, 0 or more, got {value!r}")
+        for name in ("header_timeout", "body_timeout"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name} must not be negative, got {getattr(self, name)}")
         if self.keep_alive < 0:
             raise ConfigError(f"keep_alive must not be negative, got {self.keep_alive}")
         if not 0 < self.port < 65536:

@@ -47,6 +47,8 @@ ENV_FLAGS: dict[str, str] = {
     "DRUM_BRIDGE_MAX_HEADER_SIZE": "max_header_size",
     "DRUM_BRIDGE_REQUEST_TIMEOUT": "request_timeout",
     "DRUM_BRIDGE_MAX_WAITING_REQUESTS": "max_waiting_requests",
+    "DRUM_BRIDGE_HEADER_TIMEOUT": "header_timeout",
+    "DRUM_BRIDGE_BODY_TIMEOUT": "body_timeout",
     "DRUM_BRIDGE_METRICS": "metrics",
     "DRUM_BRIDGE_ACCESS_LOG": "access_log",
     "DRUM_BRIDGE_LOG_FORMAT": "log_format",
@@ -75,7 +77,7 @@ _WHOLE_NUMBERS = frozenset({
     "max_body_size", "max_header_size", "max_waiting_requests", "backlog", "max_requests",
     "max_requests_jitter",
 })
-_SECONDS = frozenset({"graceful_timeout", "request_timeout", "keep_alive"})
+_SECONDS = frozenset({"graceful_timeout", "request_timeout", "keep_alive", "header_timeout", "body_timeout"})
 _TRUE = {"1", "true", "yes", "y", "on", "t"}
 _FALSE = {"0", "false", "no", "n", "off", "f", ""}
 
@@ -365,6 +367,8 @@ def config_from_args(args: argparse.Namespace, environ: Mapping[str, str] | None
         keep_alive=_with_param(args, "keep_alive", environ),
         max_requests=_with_param(args, "max_requests", environ),
         max_requests_jitter=_with_param(args, "max_requests_jitter", environ),
+        header_timeout=args.header_timeout if args.header_timeout is not None else Config.header_timeout,
+        body_timeout=args.body_timeout if args.body_timeout is not None else Config.body_timeout,
         metrics=_switch(args.metrics),
         access_log=_switch(args.access_log),
         log_format=args.log_format or Config.log_format,

@@ -37,6 +37,7 @@ from ..config import Config
 from ..errors import DrumBridgeError
 from ..model_runtime import DrumRuntime
 from ..observability.metrics import MULTIPROC_ENV
+from .http_protocol import PROTOCOL
 from .logging_config import logging_config
 from .worker_config import CONFIG_ENV, decode_config, encode_config
 
@@ -136,6 +137,7 @@ def server_options(config: Config, level: str) -> dict[str, Any]:
         "limit_max_requests": config.max_requests or None,
         "proxy_headers": False,
         "server_header": False,
+        "http": PROTOCOL,
     }
 
 

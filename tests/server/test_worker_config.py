@@ -37,6 +37,8 @@ def _everything_set(code_dir: Path) -> Config:
         max_header_size=4321,
         request_timeout=12.5,
         max_waiting_requests=7,
+        header_timeout=3.5,
+        body_timeout=7.5,
         metrics=False,
         log_format="json",
         access_log=False,
