@@ -105,7 +105,11 @@ class FlaskHooksMiddleware:
         body: ThreadBody | None = None
         if may_have_body(scope):
             body = ThreadBody(receive, asyncio.get_running_loop(), translate=_as_http_error)
-        run = self._inline if self.inline and body is None else self.pool.run
+            await body.prefetch()  # on the loop: a trickling client holds no hook thread
+            if body.disconnected:
+                return  # the client went away before the hooks ran: nobody to answer
+        # A body read whole cannot make a hook wait: inline hooks stay inline.
+        run = self._inline if self.inline and (body is None or body.complete) else self.pool.run
         cycle = FlaskRequestCycle(self.flask_app, build_environ(scope, body))
         try:
             answer = await run(cycle.begin)

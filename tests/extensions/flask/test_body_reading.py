@@ -101,10 +101,11 @@ async def test_a_refusing_hook_answers_without_reading_the_body(
         big = Client(b"x" * (64 * 1024 * 1024), chunk=1024 * 1024)
         status, _, body = await _request(app, big, path, _sized(64 * 1024 * 1024))
         assert (status, json.loads(body)) == (401, {"message": "Unauthorized"})
-        # Answered before anything was pulled: nobody read the body for a hook that did not ask.
-        assert big.pulled_at_answer == 0
+        # Answered once the first chunk was read on the loop (the read-ahead of 64 KiB, met by a
+        # chunk of 1 MB): nobody read further for a hook that did not ask.
+        assert big.pulled_at_answer == (1 if path == "/predict/" else 0)
         if path == "/predict/":
-            assert big.pulled == 0
+            assert big.pulled == 1
         # (Once its answer is out, the Flask route's mount reads on to see the client go,
         # discarding what it reads, as the server would.)
     finally:
@@ -166,7 +167,8 @@ def test_an_unauthenticated_512_mb_upload_is_refused_before_it_is_sent(
         with socket.create_connection((host, int(port)), timeout=10) as sock:
             sock.sendall(b"POST /predict/ HTTP/1.1\r\nHost: x\r\nContent-Type: text/csv\r\n"
                          b"Content-Length: %d\r\n\r\n" % declared)
-            # The answer comes before a single byte of the body was sent.
+            # The answer comes once the first MB is sent (hooks run after a read-ahead of 64 KiB).
+            sock.sendall(b"x" * (1024 * 1024))
             answer = sock.recv(65536)
             assert answer.startswith(b"HTTP/1.1 401 "), answer
             # Keep sending (bounded: 64 MB, 10 s): the server reads it only to discard it.
@@ -182,3 +184,44 @@ def test_an_unauthenticated_512_mb_upload_is_refused_before_it_is_sent(
         grown_kb = rss_kib(server.process.pid) - idle_kb
         assert grown_kb < 50 * 1024, f"RSS grew by {grown_kb} KB after {sent} bytes"
         assert wait_for(lambda: server.first_answer().status_code or None, "/ping/", 10) == 200
+
+
+class TricklingClient:
+    """A client that sends a small body one byte at a time, ``pause`` seconds apart."""
+
+    def __init__(self, body: bytes, pause: float) -> None:
+        self.body, self.pause, self.sent = body, pause, 0
+        self.pulled = 0
+        self.pulled_at_answer: int | None = None
+
+    async def receive(self) -> dict[str, Any]:
+        if self.sent < len(self.body):
+            await asyncio.sleep(self.pause)
+            self.sent += 1
+            self.pulled += 1
+            return {"type": "http.request", "body": self.body[self.sent - 1: self.sent],
+                    "more_body": self.sent < len(self.body)}
+        await asyncio.sleep(3600)
+        raise AssertionError("unreachable")
+
+
+@pytest.mark.anyio
+async def test_a_trickling_body_holds_no_hook_thread(make_model_dir: MakeDir) -> None:
+    """With one hook thread, a client trickling its body to a hook that reads it does not
+    keep other requests' hooks waiting: the event loop reads the body, not the thread."""
+    app = create_app(config_for(make_model_dir(**{"custom_flask.py": READING_HOOK}), flask_hook_threads=1))
+    await app.drum_runtime.startup()
+    try:
+        slow = TricklingClient(b"a,b\n1,2\n", pause=0.3)  # 8 bytes over 2.4 s
+        trickling = asyncio.ensure_future(_request(app, slow, "/predict/", _sized(8)))  # type: ignore[arg-type]
+        await asyncio.sleep(0.5)
+        start = time.monotonic()
+        status, headers, _ = await _request(app, Client(b"a,b\n1,2\n", chunk=1024), "/predict/", _sized(8))
+        quick = time.monotonic() - start
+        assert (status, headers[b"x-seen"]) == (200, b"8")
+        assert not trickling.done()
+        assert quick < 1.0, f"the second request waited {quick:.2f} s behind the trickling one"
+        status, headers, _ = await trickling
+        assert (status, headers[b"x-seen"]) == (200, b"8")
+    finally:
+        await app.drum_runtime.shutdown()
