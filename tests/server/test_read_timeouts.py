@@ -7,6 +7,7 @@ from __future__ import annotations
 import socket
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -127,3 +128,71 @@ def test_headers_over_the_limit_get_431_while_they_arrive(server: ServerProcess)
         assert received.startswith(b"HTTP/1.1 431 Request Header Fields Too Large\r\n")
     assert grown < 20 * 1024, f"RSS grew {grown} KiB"
     _ping_is_quick(server)
+
+
+READING_HOOK = """
+from flask import g, request
+
+def init_app(app):
+    @app.before_request
+    def peek():
+        g.seen = len(request.get_data())
+"""
+
+
+def _ping_ms(server: ServerProcess, count: int) -> float:
+    """The median latency of ``count`` sequential /ping/ over one connection, in ms."""
+    times = []
+    with httpx.Client(base_url=server.base_url, timeout=10) as client:
+        for _ in range(count):
+            start = time.perf_counter()
+            assert client.get("/ping/").status_code == 200
+            times.append((time.perf_counter() - start) * 1000)
+    return sorted(times)[len(times) // 2]
+
+
+@pytest.mark.slow
+def test_200_slow_header_and_50_slow_body_clients_cost_ping_nothing_and_are_closed(
+    tmp_path: Path,
+) -> None:
+    code_dir = write_custom_py(tmp_path / "model", SLEEPY_MODEL)
+    (code_dir / "custom_flask.py").write_text(READING_HOOK)
+    with run_server(tmp_path, "--code-dir", str(code_dir), "--target-type", "regression",
+                    "--header-timeout", "4", "--body-timeout", "4", "--flask-hook-threads", "4",
+                    "--logging-level", "warning") as server:
+        assert server.first_answer().status_code == 200
+        idle = _ping_ms(server, 200)
+        port = port_of(server)
+        slow: list[socket.socket] = []
+        try:
+            for index in range(250):
+                sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+                slow.append(sock)
+                if index < 200:  # headers that never end
+                    sock.sendall(b"GET /ping/ HTTP/1.1\r\nHost: x\r\nX-Slow: a")
+                else:  # a body to a hook that reads it, that never ends
+                    sock.sendall(b"POST /predict/ HTTP/1.1\r\nHost: x\r\nContent-Type: text/csv\r\n"
+                                 b"Content-Length: 1000\r\n\r\nsleep\n")
+            started = time.monotonic()
+            loaded = _ping_ms(server, 200)
+            # A request that reads its body through the hook is served meanwhile: the 50
+            # trickling bodies hold none of the 4 hook threads.
+            answer = httpx.post(server.base_url + "/predict/", content=b"sleep\n0\n",
+                                headers={"Content-Type": "text/csv"}, timeout=10)
+            assert answer.status_code == 200
+            assert time.monotonic() - started < 4, "measured before the timeouts closed them"
+            closed = 0
+            for sock in slow:
+                sock.settimeout(10)
+                try:
+                    while sock.recv(65536):
+                        pass
+                except (ConnectionResetError, TimeoutError):
+                    continue
+                closed += 1
+        finally:
+            for sock in slow:
+                sock.close()
+
+    assert loaded - idle < 5, f"/ping/ median {idle:.2f} ms idle, {loaded:.2f} ms with 250 slow clients"
+    assert closed == 250
