@@ -8,6 +8,7 @@ process group, polled until ready, and always stopped by the caller through
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import re
 import shlex
@@ -318,7 +319,7 @@ def run_wrk(
         "wrk",
         f"-t{config.threads}",
         f"-c{config.connections}",
-        f"-d{duration_s:g}s",
+        f"-d{max(1, math.ceil(duration_s))}s",  # wrk takes whole seconds
         f"--timeout={config.timeout_s:g}s",
         "--latency",
         "-s",

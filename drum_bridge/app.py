@@ -123,6 +123,11 @@ class AppSettings(TypedDict, total=False):
     graceful_timeout: float
     request_timeout: float
     max_waiting_requests: int
+    batching: bool
+    batch_row_wise_score: bool
+    batch_max_rows: int
+    batch_max_requests: int
+    batch_max_wait_ms: float
     max_header_size: int
     max_body_size: int
     header_timeout: float

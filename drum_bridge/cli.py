@@ -128,6 +128,16 @@ def _server_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"Seconds a request's headers may take to arrive, answered 408 past it; 0: no limit (env DRUM_BRIDGE_HEADER_TIMEOUT; default {Config.header_timeout:g})")
     bridge.add_argument("--body-timeout", type=_non_negative_float, metavar="SECONDS",
                         help=f"Seconds a request body may stop arriving, answered 408 past it; 0: no limit (env DRUM_BRIDGE_BODY_TIMEOUT; default {Config.body_timeout:g})")
+    bridge.add_argument("--batching", choices=("on", "off"),
+                        help="Combine /predict/ requests that arrive while the model is busy into one model call, each answered as alone (artifact models; a score hook with --batch-row-wise-score) (env DRUM_BRIDGE_BATCHING; default off)")
+    bridge.add_argument("--batch-row-wise-score", action="store_true",
+                        help="custom.py's score hook scores each row on its own, so its requests may be batched (env DRUM_BRIDGE_BATCH_ROW_WISE_SCORE)")
+    bridge.add_argument("--batch-max-rows", type=_positive_int, metavar="N",
+                        help=f"Most rows in one batched model call; a larger request is scored alone (env DRUM_BRIDGE_BATCH_MAX_ROWS; default {Config.batch_max_rows})")
+    bridge.add_argument("--batch-max-requests", type=_positive_int, metavar="N",
+                        help=f"Most requests in one batched model call (env DRUM_BRIDGE_BATCH_MAX_REQUESTS; default {Config.batch_max_requests})")
+    bridge.add_argument("--batch-max-wait-ms", type=_non_negative_float, metavar="MS",
+                        help=f"Milliseconds a request that found the model busy may wait for others to join it once a model thread is free (env DRUM_BRIDGE_BATCH_MAX_WAIT_MS; default {Config.batch_max_wait_ms:g})")
     ops = parser.add_argument_group("drum-bridge operations")
     ops.add_argument("--metrics", choices=("on", "off"),
                      help="Serve Prometheus metrics at /metrics (env DRUM_BRIDGE_METRICS; default on)")

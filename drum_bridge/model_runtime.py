@@ -61,6 +61,8 @@ class DrumRuntime:
         self.on_startup: list[Callable[[], None]] = []
         #: Called at shutdown, in order (the legacy Flask mount stops its responses).
         self.on_shutdown: list[Callable[[], Awaitable[None]]] = []
+        #: Called as draining begins: each answers the requests it holds 503; how many.
+        self.on_drain: list[Callable[[], int]] = []
         # One load at a time: a lifespan and first requests, or concurrent first requests.
         self._starting = asyncio.Lock()
         self._shut_down = False
@@ -175,7 +177,8 @@ class DrumRuntime:
     def begin_drain(self) -> int:
         """Shutdown began: refuse new model calls, answer the queued ones 503; how many."""
         self.draining = True
-        return self.executor.close("The server is shutting down")
+        answered = self.executor.close("The server is shutting down")
+        return answered + sum(callback() for callback in self.on_drain)
 
     @property
     def state(self) -> str:

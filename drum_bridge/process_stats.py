@@ -2,7 +2,9 @@
 
 DRUM reads these with psutil; here they come from ``/proc`` (Linux), so the
 answer is null where ``/proc`` is missing.  ``time_info`` is null, as in DRUM
-without ``--show-perf`` (a flag drum-bridge refuses).
+without ``--show-perf`` (a flag drum-bridge refuses).  ``predict_calls`` is
+drum-bridge's own: how many model calls scored how many ``/predict/`` requests
+(adaptive batching).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import os
 import time
 from pathlib import Path
 
-__all__ = ["ProcessStats"]
+__all__ = ["PredictCalls", "ProcessStats"]
 
 _MB = 1024.0 * 1024.0
 _TIMING = {"min": None, "max": None, "avg": None, "total": None}
@@ -43,11 +45,45 @@ def _cmdline() -> list[str]:
         return []
 
 
+class PredictCalls:
+    """Model calls of structured ``/predict/`` and the requests they answered."""
+
+    def __init__(self) -> None:
+        #: Whether adaptive batching serves this model (None: not decided yet).
+        self.batching: bool | None = None
+        self.model_calls = 0
+        self.requests = 0
+        #: Requests that shared their model call with others.
+        self.batched_requests = 0
+        self.largest_batch = 0
+        #: Batched calls that failed as a whole, their requests then scored alone.
+        self.batches_rescored_alone = 0
+
+    def add(self, requests: int) -> None:
+        """One model call that scored ``requests`` requests."""
+        self.model_calls += 1
+        self.requests += requests
+        if requests > 1:
+            self.batched_requests += requests
+        self.largest_batch = max(self.largest_batch, requests)
+
+    def body(self) -> dict[str, object]:
+        return {
+            "batching": self.batching,
+            "model_calls": self.model_calls,
+            "requests": self.requests,
+            "batched_requests": self.batched_requests,
+            "largest_batch": self.largest_batch,
+            "batches_rescored_alone": self.batches_rescored_alone,
+        }
+
+
 class ProcessStats:
     """What ``/stats/`` answers; CPU use is measured between two calls, as psutil does."""
 
     def __init__(self) -> None:
         self._last = (time.monotonic(), time.process_time())
+        self.predict_calls = PredictCalls()
 
     def _cpu_percent(self) -> float:
         now = (time.monotonic(), time.process_time())
@@ -72,4 +108,5 @@ class ProcessStats:
                 {"pid": os.getpid(), "cmdline": _cmdline(), "mem": rss, "cpu_percent": self._cpu_percent()}
             ],
             "time_info": {"run_predictor_total": dict(_TIMING)},
+            "predict_calls": self.predict_calls.body(),
         }

@@ -152,6 +152,11 @@ FLAG_TO_FIELD: list[tuple[tuple[str, ...], str, Any]] = [
     (("--keep-alive", "0"), "keep_alive", 0.0),
     (("--max-requests", "500"), "max_requests", 500),
     (("--max-requests-jitter", "50"), "max_requests_jitter", 50),
+    (("--batching", "on"), "batching", True),
+    (("--batch-row-wise-score",), "batch_row_wise_score", True),
+    (("--batch-max-rows", "200"), "batch_max_rows", 200),
+    (("--batch-max-requests", "8"), "batch_max_requests", 8),
+    (("--batch-max-wait-ms", "2.5"), "batch_max_wait_ms", 2.5),
 ]
 
 

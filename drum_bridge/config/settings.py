@@ -158,6 +158,19 @@ class Config:
     request_timeout: float = 600.0
     #: Requests that may wait for a busy model thread; past it, 503 at once.
     max_waiting_requests: int = 256
+    #: Adaptive batching: ``/predict/`` requests that arrive while the model is busy share
+    #: one model call (artifact models; a score hook only with ``batch_row_wise_score``).
+    #: Off by default: BLAS-backed models may round the last digit differently in a batch.
+    batching: bool = False
+    #: The custom ``score`` hook scores each row on its own: its requests may be batched.
+    batch_row_wise_score: bool = False
+    #: Most rows in one batched model call (a larger request is scored alone).
+    batch_max_rows: int = 1000
+    #: Most requests in one batched model call.
+    batch_max_requests: int = 64
+    #: Milliseconds a request that found the model busy may wait for others to join it
+    #: once a model thread is free; 0: it goes as soon as a thread is free.
+    batch_max_wait_ms: float = 0.0
     #: Largest request headers in bytes, all together (431 past it); 0: no limit.
     max_header_size: int = 64 * 1024
     #: Largest request body in bytes (413 past it); 0: no limit.
@@ -214,6 +227,10 @@ class Config:
             raise ConfigError(f"request_timeout must not be negative, got {self.request_timeout}")
         if isinstance(self.max_waiting_requests, bool) or not isinstance(self.max_waiting_requests, int) or self.max_waiting_requests < 0:
             raise ConfigError(f"max_waiting_requests must be a whole number, 0 or more, got {self.max_waiting_requests!r}")
+        for name in ("batch_max_rows", "batch_max_requests"):
+            _positive(name, getattr(self, name))
+        if self.batch_max_wait_ms < 0:
+            raise ConfigError(f"batch_max_wait_ms must not be negative, got {self.batch_max_wait_ms}")
         if self.graceful_timeout < 0:
             raise ConfigError(f"graceful_timeout must not be negative, got {self.graceful_timeout}")
         if self.log_format not in LOG_FORMATS:

@@ -47,6 +47,10 @@ ENV_FLAGS: dict[str, str] = {
     "DRUM_BRIDGE_MAX_HEADER_SIZE": "max_header_size",
     "DRUM_BRIDGE_REQUEST_TIMEOUT": "request_timeout",
     "DRUM_BRIDGE_MAX_WAITING_REQUESTS": "max_waiting_requests",
+    "DRUM_BRIDGE_BATCHING": "batching",
+    "DRUM_BRIDGE_BATCH_MAX_ROWS": "batch_max_rows",
+    "DRUM_BRIDGE_BATCH_MAX_REQUESTS": "batch_max_requests",
+    "DRUM_BRIDGE_BATCH_MAX_WAIT_MS": "batch_max_wait_ms",
     "DRUM_BRIDGE_HEADER_TIMEOUT": "header_timeout",
     "DRUM_BRIDGE_BODY_TIMEOUT": "body_timeout",
     "DRUM_BRIDGE_METRICS": "metrics",
@@ -69,13 +73,14 @@ BOOL_ENV_FLAGS: dict[str, str] = {
     "PRODUCTION": "production",
     "DRUM_BRIDGE_LOAD_ALL_EXTENSIONS": "load_all_extensions",
     "DRUM_BRIDGE_FLASK_HOOKS_INLINE": "flask_hooks_inline",
+    "DRUM_BRIDGE_BATCH_ROW_WISE_SCORE": "batch_row_wise_score",
     "ALLOW_DR_API_ACCESS_FOR_ALL_CUSTOM_MODELS": "allow_dr_api_access",
 }
 #: Values never repeated in an error message.
 _SECRET_FLAGS = frozenset({"api_token"})
 _WHOLE_NUMBERS = frozenset({
     "max_body_size", "max_header_size", "max_waiting_requests", "backlog", "max_requests",
-    "max_requests_jitter",
+    "max_requests_jitter", "batch_max_rows", "batch_max_requests",
 })
 _SECONDS = frozenset({"graceful_timeout", "request_timeout", "keep_alive", "header_timeout", "body_timeout"})
 _TRUE = {"1", "true", "yes", "y", "on", "t"}
@@ -112,13 +117,18 @@ def _env_value(dest: str, raw: str) -> Any:
             return int(raw)
         except ValueError:
             raise ConfigError(f"{raw!r} is not a whole number") from None
-    if dest in ("metrics", "access_log"):
+    if dest in ("metrics", "access_log", "batching"):
         return "on" if parse_bool(dest.upper(), raw) else "off"
     if dest in _WHOLE_NUMBERS:
         try:
             return int(raw)
         except ValueError:
             raise ConfigError(f"{raw!r} is not a whole number") from None
+    if dest == "batch_max_wait_ms":
+        try:
+            return float(raw)
+        except ValueError:
+            raise ConfigError(f"{raw!r} is not a number of milliseconds") from None
     if dest in _SECONDS:
         try:
             return float(raw)
@@ -370,6 +380,13 @@ def config_from_args(args: argparse.Namespace, environ: Mapping[str, str] | None
         header_timeout=args.header_timeout if args.header_timeout is not None else Config.header_timeout,
         body_timeout=args.body_timeout if args.body_timeout is not None else Config.body_timeout,
         metrics=_switch(args.metrics),
+        batching=args.batching == "on",
+        batch_row_wise_score=bool(args.batch_row_wise_score),
+        batch_max_rows=args.batch_max_rows or Config.batch_max_rows,
+        batch_max_requests=args.batch_max_requests or Config.batch_max_requests,
+        batch_max_wait_ms=(
+            args.batch_max_wait_ms if args.batch_max_wait_ms is not None else Config.batch_max_wait_ms
+        ),
         access_log=_switch(args.access_log),
         log_format=args.log_format or Config.log_format,
         deployment_config=_path(args.deployment_config),

@@ -63,9 +63,11 @@ async def asgi_call(app: ASGIApp, method: str, target: str, headers: tuple[tuple
 
     try:
         await app(scope, receive, send)
-    except Exception as exc:
-        # What a server would answer: the app failed before or while answering.
-        return Answer(500, {"content-type": "text/plain"}, f"{type(exc).__name__}: {exc}".encode())
+    except Exception:
+        # Starlette answers 500 and then raises, for the server to log: keep what it answered;
+        # an app that failed before answering gets what uvicorn answers.
+        if not status:
+            return Answer(500, {"content-type": "text/plain; charset=utf-8"}, b"Internal Server Error")
     finally:
         finished.set()
     return Answer(status, answer_headers, bytes(body))

@@ -8,9 +8,11 @@ the status, the headers the hooks set and the body are compared:
 - headers: ``Content-Type``, ``Location``, ``Allow``, ``WWW-Authenticate``,
   those the hooks set, and with flask-cors the ``Access-Control-*`` answers as a
   browser reads them (``*`` and the request's own origin both allow it; lists
-  compared as sets), only on requests that carry an ``Origin``;
+  compared as sets; an origin refused makes the rest moot), only on requests
+  that carry an ``Origin``;
 - bodies: JSON as values (key order and a trailing newline do not matter),
-  anything else byte for byte; ``/stats/`` (counters that move) is not compared;
+  anything else byte for byte, the copies' paths (``/info/``) read as the code
+  dir; ``/stats/`` (counters that move) is not compared;
 - a CORS preflight is compared on the ``Access-Control-*`` answers a browser
   reads from it (not ``-Expose-Headers``), not on its status and body:
   CORSMiddleware answers preflights itself where Flask did (the report says so).
@@ -30,9 +32,10 @@ from pathlib import Path
 from typing import Any
 
 from ..app import DrumApp, create_app
+from ..errors import DrumBridgeError
 from .asgi_call import Answer, asgi_call
+from .extension_model import FlaskExtension
 from .probes import Probe, generate_probes
-from .reading import FlaskExtension
 
 __all__ = ["CheckResult", "Difference", "check_extension"]
 
@@ -133,7 +136,11 @@ def _headers(probe: Probe, response: Answer, ext: FlaskExtension) -> dict[str, s
     if ext.cors is not None and origin is not None:
         # Browsers read Access-Control-Expose-Headers on actual responses only, not on preflights.
         cors = [n for n in CORS_HEADERS if not (probe.preflight and n == "access-control-expose-headers")]
-        out |= {name: _cors_value(name, response.headers.get(name), origin) for name in cors}
+        answers = {name: _cors_value(name, response.headers.get(name), origin) for name in cors}
+        if answers["access-control-allow-origin"] != "allowed":
+            # A browser refuses the origin and reads nothing else.
+            answers = dict.fromkeys(cors, "refused")
+        out |= answers
     return out
 
 
@@ -152,6 +159,14 @@ def _compare(probe: Probe, flask: Answer, fastapi: Answer, ext: FlaskExtension,
     if a != b and (_json(a) != _json(b) or isinstance(_json(a), bytes)):
         found.append(Difference(probe, "body", repr(a[:120]), repr(b[:120])))
     return found
+
+
+def _app(root: Path, code_dir: Path, name: str, target_type: str, settings: dict[str, Any]) -> DrumApp:
+    try:
+        return create_app(code_dir=root, target_type=target_type, **settings)
+    except DrumBridgeError as exc:
+        message = str(exc).replace(str(root), str(code_dir))
+        raise DrumBridgeError(f"{name} cannot be served, so it cannot be compared: {message}") from exc
 
 
 async def _send_all(flask: DrumApp, fastapi: DrumApp, probes: list[Probe], ext: FlaskExtension,
@@ -176,6 +191,7 @@ def check_extension(code_dir: Path, flask_path: Path, fastapi_source: str, ext: 
         stack.enter_context(_quiet(logging.getLogger("drum_bridge")))
         roots = (stack.enter_context(_code_dir_with(code_dir, flask_path, FLASK_FILE, flask_text)),
                  stack.enter_context(_code_dir_with(code_dir, flask_path, FASTAPI_FILE, fastapi_source)))
-        flask, fastapi = (create_app(code_dir=root, target_type=target_type, **settings) for root in roots)
+        flask, fastapi = (_app(root, code_dir, name, target_type, settings)
+                          for root, name in zip(roots, (FLASK_FILE, FASTAPI_FILE), strict=True))
         result.differences = asyncio.run(_send_all(flask, fastapi, probes, ext, roots))
     return result

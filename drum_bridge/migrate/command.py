@@ -11,7 +11,8 @@ from typing import Any
 from ..config.model_metadata import read_model_metadata
 from ..errors import DrumBridgeError
 from ..extensions.discovery import FILE_NAMES, find_extensions
-from .reading import FlaskExtension, read_flask_extension
+from .extension_model import FlaskExtension
+from .reading import read_flask_extension
 from .report import format_report
 from .writing import write_fastapi_extension
 

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass, field
 
 from ..routes.route_table import DRUM_RULES
-from .reading import FlaskExtension
+from .extension_model import FlaskExtension
 
 __all__ = ["Probe", "generate_probes", "ORIGIN"]
 
@@ -80,9 +80,16 @@ def _header_sets(ext: FlaskExtension) -> list[tuple[tuple[str, str], ...]]:
         sets += [((header, f"{prefix}{value}"),) for value in values]
         if not auth.header:
             sets.append((("Authorization", "Basic dXNlcjpwdw=="),))
-    if ext.cors is not None:
-        sets.append((("Origin", ORIGIN),))
+    sets += [(("Origin", origin),) for origin in _origins(ext)]
     return list(dict.fromkeys(sets))
+
+
+def _origins(ext: FlaskExtension) -> list[str]:
+    """With flask-cors: any origin, and the origins it names."""
+    if ext.cors is None:
+        return []
+    named = re.findall(r"""['"](https?://[^'"]+)['"]""", ext.cors.get("origins", ""))
+    return [ORIGIN, *named]
 
 
 def generate_probes(ext: FlaskExtension) -> list[Probe]:
@@ -92,7 +99,8 @@ def generate_probes(ext: FlaskExtension) -> list[Probe]:
     for path, methods in _paths(ext):
         for method in dict.fromkeys(methods):
             probes += [Probe(method, path, headers) for headers in header_sets]
-            if ext.cors is not None and method == "OPTIONS":
-                probes.append(Probe("OPTIONS", path, (("Origin", ORIGIN), ("Access-Control-Request-Method", "POST"),
-                                                       ("Access-Control-Request-Headers", "X-Custom"))))
+            if method == "OPTIONS":
+                probes += [Probe("OPTIONS", path, (("Origin", origin), ("Access-Control-Request-Method", "POST"),
+                                                   ("Access-Control-Request-Headers", "X-Custom")))
+                           for origin in _origins(ext)]
     return list(dict.fromkeys(probes))

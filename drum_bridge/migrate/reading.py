@@ -10,14 +10,21 @@ from __future__ import annotations
 
 import ast
 import copy
-import re
 import textwrap
-from dataclasses import dataclass, field
 
+from .extension_model import (
+    KNOWN_EXTENSIONS,
+    FlaskExtension,
+    Function,
+    Hook,
+    Route,
+    fastapi_path,
+    middleware_name,
+)
 from .report import Finding, Kind, Report, Verdict
 from .translating import FlaskNames, HookRole, TokenAuth, translate_function
 
-__all__ = ["FlaskExtension", "Hook", "KNOWN_EXTENSIONS", "Route", "middleware_name", "read_flask_extension"]
+__all__ = ["read_flask_extension"]
 
 HOOK_KINDS = {
     "before_request": Kind.BEFORE_REQUEST,
@@ -25,75 +32,6 @@ HOOK_KINDS = {
     "teardown_request": Kind.TEARDOWN_REQUEST,
 }
 ROUTE_METHODS = {"route": None, "get": "GET", "post": "POST", "put": "PUT", "delete": "DELETE", "patch": "PATCH"}
-#: Flask extensions without an automatic counterpart: module -> (what it becomes, why not automatic).
-KNOWN_EXTENSIONS: dict[str, tuple[str, str]] = {
-    "flask_limiter": ("slowapi's Limiter (a Starlette rate limiter)",
-                      "limits and their storage are configured differently; port them by hand"),
-    "flask_talisman": ("a pure ASGI middleware setting the same security headers",
-                       "Talisman's policies (CSP, HTTPS redirects) have no one-to-one counterpart"),
-    "prometheus_flask_exporter": ("prometheus-fastapi-instrumentator",
-                                  "metric names and labels differ; dashboards need a look"),
-    "flask_compress": ("starlette.middleware.gzip.GZipMiddleware",
-                       "compression levels and MIME types are configured differently"),
-    "flask_caching": ("a cache of your own (no drop-in counterpart)", "caches views through Flask's request context"),
-    "flask_login": ("a FastAPI dependency reading your session or token", "sessions and user loading are Flask's"),
-    "flask_jwt_extended": ("a FastAPI dependency verifying the JWT (e.g. with PyJWT)",
-                           "its decorators read Flask's request context"),
-    "flask_sqlalchemy": ("SQLAlchemy itself, with a session per request as a dependency",
-                         "the session is bound to Flask's app context"),
-}
-
-
-Function = ast.FunctionDef | ast.AsyncFunctionDef
-
-
-@dataclass
-class Hook:
-    finding: Finding
-    func: Function
-    #: The middleware class it becomes.
-    class_name: str
-    #: The translated body (``None``: not translatable, a marked place is written).
-    code: list[ast.stmt] | None
-
-
-@dataclass
-class Route:
-    finding: Finding
-    func: Function
-    #: ``"router"`` for the app's own routes, else the blueprint's variable.
-    router: str
-    path: str
-    methods: list[str]
-    endpoint: str
-    #: The translated body (``None``: not translatable, a marked place is written).
-    code: list[ast.stmt] | None
-    #: ``@auth.login_required`` on the view: the dependency it becomes.
-    auth: TokenAuth | None = None
-
-
-@dataclass
-class FlaskExtension:
-    report: Report
-    tree: ast.Module
-    names: FlaskNames
-    #: Module-level statements carried over as they are (constants, helpers, imports).
-    carried: list[ast.stmt] = field(default_factory=list)
-    hooks: list[Hook] = field(default_factory=list)
-    routes: list[Route] = field(default_factory=list)
-    #: Blueprint variable -> (blueprint name, url_prefix at registration or definition).
-    blueprints: dict[str, tuple[str, str]] = field(default_factory=dict)
-    registered: list[str] = field(default_factory=list)
-    #: flask-cors options (keyword -> source text), in registration order among the after hooks.
-    cors: dict[str, str] | None = None
-    #: Hooks and flask-cors (its finding), in the order they were registered.
-    order: list[Hook | Finding] = field(default_factory=list)
-    #: Header names the hooks read or set, and string values they compare with.
-    headers_read: set[str] = field(default_factory=set)
-    headers_set: set[str] = field(default_factory=set)
-    values: list[str] = field(default_factory=list)
-
-
 def _call_name(node: ast.expr) -> tuple[str, str] | None:
     """``a.b`` or ``a.b(...)`` -> ("a", "b")."""
     if isinstance(node, ast.Call):
@@ -118,6 +56,8 @@ class _Reader:
         self.ext = FlaskExtension(Report(path), self.tree, FlaskNames())
         self.names = self.ext.names
         self.functions: dict[str, Function] = {}
+        #: ``cors = CORS(...)`` objects, applied by ``cors.init_app(app)``.
+        self.cors_objects: dict[str, ast.Call] = {}
 
     def quote(self, node: ast.stmt | ast.expr) -> str:
         """The original text of ``node``, decorators included."""
@@ -129,6 +69,7 @@ class _Reader:
     # -- module level --------------------------------------------------------------------
     def read(self) -> FlaskExtension:
         init_app = None
+        self._find_flask_helpers()
         for stmt in self.tree.body:
             if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)) and stmt.name == "init_app":
                 init_app = stmt
@@ -146,6 +87,7 @@ class _Reader:
             self.ext.report.notes.append("no init_app(app) function: DRUM would refuse this file")
         else:
             self._init_app(init_app)
+        self._drop_flask_helpers()
         self._collect_values()
         if self.ext.routes:
             self.ext.report.notes.append(
@@ -154,24 +96,60 @@ class _Reader:
                 " (Flask: 404); --check sends each route its own methods only")
         return self.ext
 
-    def _import(self, stmt: ast.Import | ast.ImportFrom) -> None:
+    def _flask_names_in(self, stmt: ast.stmt) -> list[str]:
+        return sorted({n.id for n in ast.walk(stmt) if isinstance(n, ast.Name) and n.id in self.names.imported})
+
+    def _find_flask_helpers(self) -> None:
+        """Module-level helpers and values built with Flask: hooks that use them cannot be translated."""
+        for stmt in self.tree.body:
+            if isinstance(stmt, (ast.Import, ast.ImportFrom)):
+                self._import_names(stmt)
+        for stmt in self.tree.body:
+            names = [stmt.name] if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)) else [
+                t.id for t in getattr(stmt, "targets", []) if isinstance(t, ast.Name)]
+            used = self._flask_names_in(stmt)
+            if used and not getattr(stmt, "decorator_list", None):
+                for name in names:
+                    self.names.unavailable[name] = f"it uses {name}, which is built on {', '.join(used)}"
+
+    def _drop_flask_helpers(self) -> None:
+        """Carried statements that use Flask cannot be carried: each is a marked place."""
+        kept: list[ast.stmt] = []
+        for stmt in self.ext.carried:
+            used = [] if isinstance(stmt, (ast.Import, ast.ImportFrom)) else self._flask_names_in(stmt)
+            if not used:
+                kept.append(stmt)
+                continue
+            imports = [self.names.imported[name].split(".")[0] for name in used]
+            if isinstance(stmt, ast.Assign) and all(m in KNOWN_EXTENSIONS for m in imports):
+                continue  # the extension's own finding covers it
+            name = getattr(stmt, "name", None) or ast.unparse(stmt).splitlines()[0][:60]
+            self.ext.report.add(Finding(Kind.OTHER, name, stmt.lineno, "a marked place", Verdict.NOT_TRANSLATABLE,
+                                        f"module-level code using {', '.join(used)}", self.quote(stmt)))
+        self.ext.carried = kept
+
+    def _import_names(self, stmt: ast.Import | ast.ImportFrom) -> None:
         modules = [a.name for a in stmt.names] if isinstance(stmt, ast.Import) else [stmt.module or ""]
-        top = {m.split(".")[0] for m in modules}
-        flaskish = {m for m in top if m in ("flask", "werkzeug") or m.startswith("flask_") or m in KNOWN_EXTENSIONS}
-        if not flaskish:
-            self.ext.carried.append(stmt)
+        if not any(_flaskish(m.split(".")[0]) for m in modules):
             return
         for alias in stmt.names:
             local = alias.asname or alias.name.split(".")[0]
-            module = stmt.module if isinstance(stmt, ast.ImportFrom) else alias.name
-            self.names.imported[local] = f"{module}.{alias.name}" if isinstance(stmt, ast.ImportFrom) else alias.name
+            full = f"{stmt.module}.{alias.name}" if isinstance(stmt, ast.ImportFrom) else alias.name
+            self.names.imported[local] = full
+
+    def _import(self, stmt: ast.Import | ast.ImportFrom) -> None:
+        modules = [a.name for a in stmt.names] if isinstance(stmt, ast.Import) else [stmt.module or ""]
+        flaskish = {m.split(".")[0] for m in modules if _flaskish(m.split(".")[0])}
+        if not flaskish:
+            self.ext.carried.append(stmt)
+            return
         for module in sorted(flaskish):
             if module in KNOWN_EXTENSIONS:
                 becomes, reason = KNOWN_EXTENSIONS[module]
                 self.ext.report.add(Finding(Kind.EXTENSION, module, stmt.lineno, becomes,
                                             Verdict.NOT_TRANSLATABLE, reason, self.quote(stmt)))
             elif module not in ("flask", "werkzeug", "flask_cors", "flask_httpauth"):
-                self.ext.report.add(Finding(Kind.EXTENSION, module, stmt.lineno, "nothing written",
+                self.ext.report.add(Finding(Kind.EXTENSION, module, stmt.lineno, "a marked place quoting it",
                                             Verdict.NOT_TRANSLATABLE,
                                             "an extension drum-bridge migrate does not know; port it by hand",
                                             self.quote(stmt)))
@@ -199,8 +177,11 @@ class _Reader:
             self.ext.report.add(Finding(Kind.EXTENSION, f"flask_httpauth.HTTPTokenAuth {var}", stmt.lineno,
                                         f"{var}_user(request) and the FastAPI dependency require_{var}"))
             return True
+        if what == "flask_cors.CORS" and not call.args:
+            self.cors_objects[var] = call
+            return True
         if what.startswith("flask_httpauth."):
-            self.ext.report.add(Finding(Kind.EXTENSION, f"{what} {var}", stmt.lineno, "nothing written",
+            self.ext.report.add(Finding(Kind.EXTENSION, f"{what} {var}", stmt.lineno, "a marked place quoting it",
                                         Verdict.NOT_TRANSLATABLE,
                                         "only HTTPTokenAuth is translated; write a dependency checking the credentials",
                                         self.quote(stmt)))
@@ -220,7 +201,7 @@ class _Reader:
                     return
                 if attr == "error_handler":
                     self.ext.report.add(Finding(Kind.EXTENSION, f"{owner}.error_handler {func.name}", func.lineno,
-                                                "nothing written", Verdict.NOT_TRANSLATABLE,
+                                                "a marked place quoting it", Verdict.NOT_TRANSLATABLE,
                                                 "a custom authentication error answer; write it in the hook by hand",
                                                 self.quote(func)))
                     self.names.token_auths[owner].custom_error = True
@@ -239,7 +220,7 @@ class _Reader:
                                             self.quote(func)))
                 return
             if owner == app:
-                self.ext.report.add(Finding(Kind.OTHER, f"@{owner}.{attr} {func.name}", func.lineno, "nothing written",
+                self.ext.report.add(Finding(Kind.OTHER, f"@{owner}.{attr} {func.name}", func.lineno, "a marked place quoting it",
                                             Verdict.NOT_TRANSLATABLE,
                                             "Flask-only registration (error handlers, template filters, ...);"
                                             " FastAPI has app.add_exception_handler and friends",
@@ -268,10 +249,11 @@ class _Reader:
                 continue  # a docstring
             if isinstance(stmt, ast.Pass):
                 continue
+            used = [self.names.imported[name] for name in self._flask_names_in(stmt)]
+            reason = f"it uses {', '.join(used)}" if used else "a statement drum-bridge migrate does not know"
             self.ext.report.add(Finding(Kind.OTHER, ast.unparse(stmt).splitlines()[0][:60], stmt.lineno,
-                                        "a marked place in init_app", Verdict.NOT_TRANSLATABLE,
-                                        "a statement drum-bridge migrate does not know", self.quote(stmt),
-                                        in_init_app=True))
+                                        "a marked place in init_app", Verdict.NOT_TRANSLATABLE, reason,
+                                        self.quote(stmt), in_init_app=True))
 
     def _init_call(self, call: ast.Call, app: str) -> bool:
         target = _call_name(call)
@@ -281,6 +263,10 @@ class _Reader:
         if target is None:
             return False
         owner, attr = target
+        if owner in self.cors_objects and attr == "init_app":
+            merged = ast.Call(call.func, call.args, [*self.cors_objects[owner].keywords, *call.keywords])
+            self._cors(ast.copy_location(merged, call))
+            return True
         if owner == app and attr == "register_blueprint" and call.args and isinstance(call.args[0], ast.Name):
             var = call.args[0].id
             prefix = _literal_str(_keyword(call, "url_prefix"))
@@ -377,27 +363,23 @@ class _Reader:
                 compared += [v for v in (_literal_str(n) for n in [node.left, *node.comparators]) if v]
             elif isinstance(node, ast.Dict):
                 held += [v for v in (_literal_str(n) for n in [*node.keys, *node.values] if n) if v]
+        # Module-level string constants (TOKEN = "..."), which the code compares with by name.
+        compared += [v for stmt in self.tree.body if isinstance(stmt, ast.Assign)
+                     for v in [_literal_str(stmt.value)] if v]
         values = compared + held
         wanted = [v for v in dict.fromkeys(values) if v and len(v) <= 80 and "\n" not in v
                   and v not in self.ext.headers_read and not v.startswith("model_api.")]
         self.ext.values = wanted[:6]
 
 
+def _flaskish(module: str) -> bool:
+    return module in ("flask", "werkzeug") or module.startswith("flask_") or module in KNOWN_EXTENSIONS
+
+
 def _undecorated(func: Function) -> Function:
     bare = copy.copy(func)
     bare.decorator_list = []
     return bare
-
-
-def fastapi_path(rule: str) -> str:
-    """A werkzeug rule as a FastAPI path: ``/<int:id>`` -> ``/{id}``, ``<path:p>`` -> ``{p:path}``."""
-    return re.sub(r"<(?:(\w+):)?(\w+)>", lambda m: "{" + m.group(2) + (":path" if m.group(1) == "path" else "") + "}",
-                  rule)
-
-
-def middleware_name(function: str) -> str:
-    """``check_auth`` -> ``CheckAuthMiddleware``."""
-    return "".join(part[:1].upper() + part[1:] for part in function.split("_") if part) + "Middleware"
 
 
 def _verdict(finding: Finding, problems: list[str], remarks: list[str]) -> None:

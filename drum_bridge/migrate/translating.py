@@ -43,6 +43,8 @@ class FlaskNames:
 
     imported: dict[str, str] = field(default_factory=dict)
     token_auths: dict[str, TokenAuth] = field(default_factory=dict)
+    #: Module-level names built on Flask (not carried over), with why.
+    unavailable: dict[str, str] = field(default_factory=dict)
     app_name: str = "app"
 
     def flask(self, name: str) -> str | None:
@@ -106,10 +108,15 @@ class _Translator(ast.NodeTransformer):
         self.result.problems.append(text)
 
     def visit_Name(self, node: ast.Name) -> ast.AST:
+        if node.id in self.names.unavailable:
+            self.problem(self.names.unavailable[node.id])
+            return node
         what = self.names.flask(node.id)
         if what == "request":
             self.problem("it passes the Flask request object on")
-        elif what is not None and what != "jsonify":
+        elif what == "jsonify":
+            self.problem("it uses jsonify other than to answer")
+        elif what is not None:
             self.problem(UNTRANSLATABLE.get(what, f"it uses flask.{what}"))
         elif node.id in self.names.imported and what is None and node.id not in self.names.token_auths:
             self.problem(f"it uses {self.names.imported[node.id]}")
@@ -122,6 +129,9 @@ class _Translator(ast.NodeTransformer):
 
     def visit_Attribute(self, node: ast.Attribute) -> ast.AST:
         if isinstance(node.value, ast.Name) and self.names.flask(node.value.id) == "request":
+            if self.role is HookRole.TEARDOWN:
+                self.problem("it reads the request, which the translated teardown does not get")
+                return node
             if node.attr in BODY_ATTRIBUTES:
                 self.problem(f"it reads the body (request.{node.attr}); a middleware must not hold it")
                 return node
@@ -160,7 +170,7 @@ class _Translator(ast.NodeTransformer):
             return ast.copy_location(self._json_response(node, None, None), node)
         if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id in self.names.token_auths:
             auth = self.names.token_auths[func.value.id]
-            if func.attr == "current_user" and not node.args:
+            if func.attr == "current_user" and not node.args and self.role is not HookRole.TEARDOWN:
                 return ast.copy_location(_expr(f"{auth.var}_user(request)"), node)
             self.problem(f"{auth.var}.{func.attr}() has no translation")
             return node

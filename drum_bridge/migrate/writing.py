@@ -14,7 +14,7 @@ import re
 import sys
 import textwrap
 
-from .reading import FlaskExtension, Hook, Route, fastapi_path
+from .extension_model import FlaskExtension, Hook, Route, fastapi_path
 from .report import Finding, Kind, Verdict
 from .translating import TokenAuth
 
@@ -241,7 +241,9 @@ def _init_app(ext: FlaskExtension) -> str:
     for finding in ext.report.findings:
         if finding.in_init_app:
             lines.append(_quote(finding))
-    return "\n\ndef init_app(app: FastAPI) -> None:\n" + textwrap.indent("\n".join(lines) or "pass", "    ") + "\n"
+    if not any(not line.startswith("#") for text in lines for line in text.splitlines()):
+        lines.append("pass")
+    return "\n\ndef init_app(app: FastAPI) -> None:\n" + textwrap.indent("\n".join(lines), "    ") + "\n"
 
 
 def _isort_key(name: str) -> tuple[int, str]:

@@ -161,7 +161,10 @@ class LoadedModel:
 
     def predict(self, payload: Payload) -> bytes:
         """Score ``payload`` and answer the JSON body of ``/predict/`` (a sync score hook)."""
-        data = self.prepare(payload)
+        return self.score_prepared(self.prepare(payload), payload)
+
+    def score_prepared(self, data: Any, payload: Payload) -> bytes:
+        """``predict`` after ``prepare``: score the samples, check and encode the answer."""
         if self.hooks.score is not None:
             out = _guard(SCORE_FAILED, self.hooks.score, data, self.model, **self._score_kwargs(payload))
             return self.finish(data, out)
@@ -176,6 +179,21 @@ class LoadedModel:
             self.config.target_type,
         )
         return self.finish(data, out, model_labels=self.framework.class_labels(self.model))
+
+    def score_rows(self, data: Any, payload: Payload) -> tuple[Any, list[Any] | None]:
+        """Score the rows of several requests in one call (``model.batch``): the raw output
+        and the model's class order for ``finish``.  Unguarded: a failure goes up as it
+        is, and the caller answers each request alone.  A row-wise score hook gets the
+        keywords of ``payload`` (one of the requests) without its ``binary_data``.
+        """
+        if self.hooks.score is not None:
+            kwargs = self._score_kwargs(payload)
+            kwargs["binary_data"] = None
+            return self.hooks.score(data, self.model, **kwargs), None
+        if self.framework is None:
+            raise UnprocessableEntityError(CHAT_ONLY)
+        out = self.framework.predict(self.model, data, self.config.target_type)
+        return out, self.framework.class_labels(self.model)
 
     def prepare(self, payload: Payload) -> Any:
         """The samples as score() gets them: read, then transformed by the transform hook."""

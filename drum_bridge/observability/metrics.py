@@ -76,6 +76,20 @@ _MODEL_SECONDS = Histogram(
     "drum_bridge_model_call_duration_seconds", "Time model code ran for one call (score, chat, ...)",
     ("model",), buckets=_LATENCY_BUCKETS, registry=REGISTRY,
 )
+_BATCH_REQUESTS = Histogram(
+    "drum_bridge_predict_batch_requests",
+    "Requests scored by one model call of /predict/ (1: alone; more: adaptive batching)",
+    ("model",), buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, float("inf")), registry=REGISTRY,
+)
+_BATCH_ROWS = Histogram(
+    "drum_bridge_predict_batch_rows", "Rows scored by one batched model call of /predict/",
+    ("model",), buckets=(1, 5, 10, 50, 100, 500, 1000, 5000, 10000, float("inf")), registry=REGISTRY,
+)
+_BATCH_RESCORED = Counter(
+    "drum_bridge_predict_batches_rescored_alone",
+    "Batched model calls that failed as a whole; their requests were then scored alone",
+    ("model",), registry=REGISTRY,
+)
 _STREAMS = Counter(
     "drum_bridge_streams", "Chat streams started", ("model",), registry=REGISTRY,
 )
@@ -112,6 +126,11 @@ class ModelMetrics:
         self.streams = _STREAMS.labels(model)
         self.streams_open = _STREAMS_OPEN.labels(model)
         self.load_seconds = _LOAD_SECONDS.labels(model)
+        #: Requests per model call of /predict/ (its count: the model calls).
+        self.batch_requests = _BATCH_REQUESTS.labels(model)
+        #: Rows per batched model call (calls of one request are not observed).
+        self.batch_rows = _BATCH_ROWS.labels(model)
+        self.batches_rescored_alone = _BATCH_RESCORED.labels(model)
         # Children by (method, route, status): labels() costs a lock and a dict lookup each time.
         self._answered: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 

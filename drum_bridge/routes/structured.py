@@ -7,8 +7,9 @@ import uuid
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ..batcher import predict_batcher
 from ..config import TargetType
-from ..errors import UnprocessableEntityError
+from ..errors import ServiceUnavailableError, UnprocessableEntityError
 from ..model_runtime import DrumRuntime
 from .samples import read_payload
 
@@ -36,8 +37,26 @@ async def predict(runtime: DrumRuntime, request: Request) -> Response:
         out = await runtime.run_model(model.score_async, data, payload)
         body = await runtime.run_model(model.finish, data, out)
     else:
-        body = await runtime.run_model(model.predict, payload)
+        batcher = predict_batcher(runtime)
+        if batcher is not None:
+            body = await batcher.predict(payload)
+        else:
+            try:
+                body = await runtime.run_model(model.predict, payload)
+            except ServiceUnavailableError:
+                raise  # refused: no model call
+            except Exception:
+                _count_call(runtime)
+                raise
+            _count_call(runtime)
     return Response(body, media_type="application/json")
+
+
+def _count_call(runtime: DrumRuntime) -> None:
+    """One model call, of one request, for ``/stats/`` and the metrics."""
+    runtime.stats.predict_calls.add(1)
+    if runtime.metrics is not None:
+        runtime.metrics.batch_requests.observe(1)
 
 
 async def transform(runtime: DrumRuntime, request: Request) -> Response:

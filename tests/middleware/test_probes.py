@@ -3,13 +3,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from pathlib import Path
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from support.app import drum_client
 from support.model_dirs import SLEEPY_MODEL, X_AUTH_HOOK, write_custom_py
-from support.server import wait_for
 
 from drum_bridge import Config, TargetType, create_app
 
@@ -35,19 +37,22 @@ def test_probes_answer_once_the_model_is_loaded(model: Path) -> None:
     assert answers["/readyz"].headers["X-Drum-Version"]  # DRUM's headers, as every answer
 
 
-def test_a_mounted_app_not_started_is_not_ready_and_a_probe_starts_its_load(model: Path) -> None:
+@pytest.mark.anyio
+async def test_a_mounted_app_not_started_is_not_ready_and_a_probe_starts_its_load(model: Path) -> None:
     app = create_app(code_dir=model, target_type="regression")
-    client = TestClient(app)  # no `with`: the lifespan never runs, as under a host's Mount
-
-    first = client.get("/readyz")
-    started = client.get("/startupz")
-    assert first.status_code == 503
-    assert first.json()["state"] in ("not loaded", "loading")
-    assert started.status_code in (200, 503)
-    assert client.get("/livez").status_code == 200
-    ready = wait_for(lambda: client.get("/readyz").status_code == 200 or None, "ready", 30)
-    assert ready is True
-    assert client.get("/startupz").json() == {"status": "started", "state": "ready"}
+    # No lifespan, as under a host's Mount; one event loop, as in a host.
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://host") as client:
+        first = await client.get("/readyz")
+        assert first.status_code == 503
+        assert first.json()["state"] in ("not loaded", "loading")
+        assert (await client.get("/livez")).status_code == 200
+        deadline = time.monotonic() + 30
+        while (await client.get("/readyz")).status_code != 200:
+            assert time.monotonic() < deadline, "the probe did not start the model's load"
+            await asyncio.sleep(0.05)
+        assert (await client.get("/startupz")).json() == {"status": "started", "state": "ready"}
+    await app.drum_runtime.shutdown()
 
 
 def test_draining_turns_readyz_503_and_livez_stays_200(model: Path) -> None:

@@ -1,0 +1,218 @@
+"""Adaptive batching, the pure half: which requests may share one model call, and sharing it.
+
+Nothing here knows asyncio or HTTP: ``drum_bridge.batcher`` gathers the requests
+that arrive while the model is busy and runs ``predict_together`` in a model
+thread.  The rule is that every request gets the answer it would have got
+alone, byte for byte:
+
+- each request's samples are read (and transformed) on their own, exactly as
+  ``LoadedModel.predict`` reads them, so a request that cannot be read gets its
+  own error and nobody else's;
+- only data frames alike in every respect that could change the model's answer
+  (same column names in the same order, same dtypes, no extension dtype other
+  than strings, at least one row, a fresh 0..n-1 index) are scored together, in
+  one call on their concatenation;
+- the output is split back by rows, and each request's slice is checked and
+  encoded by ``LoadedModel.finish`` as its own answer would have been;
+- a combined call that fails, or answers anything but one row per input row, is
+  not trusted: each of its requests is then scored alone.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..config import TargetType
+from .payload import Payload
+from .predictor import LoadedModel
+
+__all__ = [
+    "Answer",
+    "BatchLimits",
+    "BatchReport",
+    "batching_applies",
+    "can_join",
+    "estimated_rows",
+    "frame_signature",
+    "predict_together",
+]
+
+logger = logging.getLogger("drum_bridge.model")
+
+_CSV_TYPES = frozenset({None, "", "text/csv", "text/plain"})
+#: Target types whose ``/predict/`` answers one value or one probability per label a row.
+_BATCHED_TARGETS = frozenset({
+    TargetType.REGRESSION, TargetType.BINARY, TargetType.MULTICLASS, TargetType.ANOMALY,
+    TargetType.MULTILABEL,
+})
+
+
+@dataclass(frozen=True)
+class BatchLimits:
+    max_rows: int
+    max_requests: int
+
+
+def batching_applies(model: LoadedModel) -> bool:
+    """Whether ``/predict/`` requests of ``model`` may be batched under its settings.
+
+    With ``--batching on``: an artifact scored by its framework; a sync custom
+    ``score`` hook only when the user declared it row-wise.  Never with a
+    ``read_input_data`` hook (its data is not known to be rows) or
+    ``--deployment-config`` output.
+    """
+    config, hooks = model.config, model.hooks
+    if not config.batching or config.target_type not in _BATCHED_TARGETS:
+        return False
+    if hooks.read_input_data is not None or model.deployment is not None:
+        return False
+    if hooks.score is not None:
+        return config.batch_row_wise_score and not model.score_is_async
+    return model.framework is not None
+
+
+def estimated_rows(payload: Payload) -> int:
+    """The rows of a CSV payload, counted by line ends (cheap, on the event loop)."""
+    return max(1, payload.data.count(b"\n"))
+
+
+def can_join(payload: Payload, limits: BatchLimits) -> bool:
+    """Whether ``payload`` may wait to share a call: small CSV samples, nothing else."""
+    return (
+        payload.mimetype in _CSV_TYPES
+        and payload.colnames is None
+        and payload.target is None
+        and estimated_rows(payload) <= limits.max_rows
+    )
+
+
+def _plain_dtype(dtype: Any) -> bool:
+    # Categoricals would merge their categories; other extension types are not vetted.
+    return isinstance(dtype, (np.dtype, pd.StringDtype))
+
+
+def frame_signature(data: Any, payload: Payload) -> Hashable | None:
+    """What must be equal for two requests' samples to be scored together; None: never."""
+    if not isinstance(data, pd.DataFrame) or len(data) == 0:
+        return None
+    index, columns = data.index, data.columns
+    if not (isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1):
+        return None
+    if isinstance(columns, pd.MultiIndex) or not columns.is_unique:
+        return None
+    dtypes = tuple(data.dtypes)
+    if not all(_plain_dtype(dtype) for dtype in dtypes):
+        return None
+    names = tuple((type(name), name) for name in columns)
+    # The media type and charset reach a score hook's keywords.
+    return (names, str(columns.dtype), tuple(str(d) for d in dtypes), payload.mimetype, payload.charset)
+
+
+@dataclass
+class Answer:
+    """One request's answer: the ``/predict/`` body, or the exception it raises."""
+
+    body: bytes | None = None
+    error: Exception | None = None
+
+
+@dataclass
+class BatchReport:
+    """What ``predict_together`` did: each request's answer, in order, and the model calls."""
+
+    answers: list[Answer]
+    #: (requests, rows) of each model call made.
+    calls: list[tuple[int, int]] = field(default_factory=list)
+    #: Combined calls that failed or answered the wrong shape, their requests scored alone.
+    rescored_alone: int = 0
+
+
+def _alone(model: LoadedModel, data: Any, payload: Payload) -> Answer:
+    try:
+        return Answer(body=model.score_prepared(data, payload))
+    except Exception as exc:
+        return Answer(error=exc)
+
+
+def _split(out: Any, sizes: Sequence[int]) -> list[Any] | None:
+    """``out`` cut into one slice per request, or None when it is not one row per input row."""
+    total = sum(sizes)
+    bounds = np.cumsum([0, *sizes])
+    if isinstance(out, pd.DataFrame):
+        index = out.index
+        if len(out) != total or not (
+            isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1
+        ):
+            return None
+        return [
+            out.iloc[start:stop].reset_index(drop=True)
+            for start, stop in zip(bounds[:-1], bounds[1:], strict=True)
+        ]
+    if not isinstance(out, np.ndarray) or out.ndim not in (1, 2) or out.shape[0] != total:
+        return None
+    return [out[start:stop] for start, stop in zip(bounds[:-1], bounds[1:], strict=True)]
+
+
+def _score_group(
+    model: LoadedModel, members: list[tuple[int, Any, Payload]], report: BatchReport
+) -> None:
+    """Score ``members`` (position, prepared frame, payload) in one call, or each alone."""
+    frames = [data for _, data, _ in members]
+    sizes = [len(frame) for frame in frames]
+    slices: list[Any] | None = None
+    labels: list[Any] | None = None
+    try:
+        combined = pd.concat(frames, ignore_index=True)
+        if list(combined.dtypes) == list(frames[0].dtypes) and len(combined) == sum(sizes):
+            out, labels = model.score_rows(combined, members[0][2])
+            report.calls.append((len(members), len(combined)))
+            slices = _split(out, sizes)
+    except Exception:
+        logger.debug("A batched model call failed; its requests are scored alone", exc_info=True)
+    if slices is None:
+        report.rescored_alone += 1
+        for position, data, payload in members:
+            report.answers[position] = _alone(model, data, payload)
+            report.calls.append((1, len(data)))
+        return
+    for (position, data, _), part in zip(members, slices, strict=True):
+        try:
+            report.answers[position] = Answer(body=model.finish(data, part, model_labels=labels))
+        except Exception as exc:
+            report.answers[position] = Answer(error=exc)
+
+
+def predict_together(model: LoadedModel, payloads: Sequence[Payload]) -> BatchReport:
+    """Answer every payload as ``model.predict`` would alone, sharing model calls where safe.
+
+    Runs in a model thread.  Never raises for one request's failure: each answer
+    holds its own body or exception.
+    """
+    report = BatchReport(answers=[Answer() for _ in payloads])
+    groups: dict[Hashable, list[tuple[int, Any, Payload]]] = {}
+    for position, payload in enumerate(payloads):
+        try:
+            data = model.prepare(payload)
+        except Exception as exc:
+            report.answers[position] = Answer(error=exc)
+            continue
+        signature = frame_signature(data, payload)
+        if signature is None:
+            report.answers[position] = _alone(model, data, payload)
+            report.calls.append((1, len(data) if isinstance(data, pd.DataFrame) else 0))
+            continue
+        groups.setdefault(signature, []).append((position, data, payload))
+    for members in groups.values():
+        if len(members) == 1:
+            position, data, payload = members[0]
+            report.answers[position] = _alone(model, data, payload)
+            report.calls.append((1, len(data)))
+        else:
+            _score_group(model, members, report)
+    return report
