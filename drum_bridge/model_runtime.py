@@ -212,6 +212,8 @@ class DrumRuntime:
                 await callback()
         finally:
             self.executor.shutdown()
+            if self.metrics is not None:
+                self.metrics.flush()
             if self.tracer is not None:
                 _flush_spans()
 

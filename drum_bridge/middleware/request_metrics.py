@@ -50,11 +50,10 @@ class RequestMetricsMiddleware:
                 status = message["status"]
             await send(message)
 
-        metrics.in_progress.inc()
+        metrics.started()
         try:
             await self.app(scope, receive, send_observed)
         finally:
-            metrics.in_progress.dec()
             metrics.answered(
                 scope["method"], route_label(scope), status or 500, time.perf_counter() - start
             )

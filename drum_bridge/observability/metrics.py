@@ -10,6 +10,8 @@ is set before the workers start (the server does it, see
 
 from __future__ import annotations
 
+import asyncio
+import bisect
 import inspect
 import os
 import time
@@ -45,6 +47,8 @@ _LATENCY_BUCKETS = (
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
     float("inf"),
 )
+#: Seconds between writes of the request counts into the metrics (a scrape writes first).
+FLUSH_SECONDS = 1.0
 #: Answers of the limits: body or headers too large, busy or draining, past the timeout.
 LIMIT_STATUSES = frozenset({413, 431, 503, 504})
 
@@ -131,25 +135,58 @@ class ModelMetrics:
         #: Rows per batched model call (calls of one request are not observed).
         self.batch_rows = _BATCH_ROWS.labels(model)
         self.batches_rescored_alone = _BATCH_RESCORED.labels(model)
-        # Children by (method, route, status): labels() costs a lock and a dict lookup each time.
-        self._answered: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+        #: Requests being served (a plain count; the gauge is set when flushed).
+        self.active = 0
+        # Requests answered since the last flush: (method, route, status) -> count, seconds,
+        # per-bucket counts.  Kept here and written to prometheus-client's values (locked
+        # mmap writes in multiprocess mode, ~5 us a request) at most once a second.
+        self._pending: dict[tuple[str, str, int], list[Any]] = {}
+        self._flush_armed = False
+
+    def started(self) -> None:
+        """A request began (on the event loop)."""
+        self.active += 1
+        if not self._flush_armed:
+            self._arm()
 
     def answered(self, method: str, route: str, status: int, seconds: float) -> None:
-        """One response sent (or the request ended without one: status 0)."""
-        label = method_label(method)
-        key = (label, route, status)
-        children = self._answered.get(key)
-        if children is None:
-            children = (
-                _REQUESTS.labels(self.model, label, route, str(status)),
-                _LATENCY.labels(self.model, label, route),
-            )
-            if len(self._answered) < 10_000:
-                self._answered[key] = children
-        children[0].inc()
-        children[1].observe(seconds)
-        if status in LIMIT_STATUSES:
-            _LIMITED.labels(self.model, str(status)).inc()
+        """A request ended: its response sent (or none was: status 0)."""
+        self.active -= 1
+        key = (method_label(method), route, status)
+        pending = self._pending.get(key)
+        if pending is None:
+            if len(self._pending) >= 10_000:  # a label set run wild: write what was kept
+                self.flush()
+            pending = self._pending[key] = [0, 0.0, [0] * len(_LATENCY_BUCKETS)]
+        pending[0] += 1
+        pending[1] += seconds
+        pending[2][bisect.bisect_left(_LATENCY_BUCKETS, seconds)] += 1
+        if not self._flush_armed:
+            self._arm()
+
+    def _arm(self) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self.flush()
+            return
+        self._flush_armed = True
+        loop.call_later(FLUSH_SECONDS, self.flush)
+
+    def flush(self) -> None:
+        """Write what was counted since the last flush into the metrics (a scrape does first)."""
+        self._flush_armed = False
+        self.in_progress.set(self.active)
+        pending, self._pending = self._pending, {}
+        for (method, route, status), (count, seconds, buckets) in pending.items():
+            _REQUESTS.labels(self.model, method, route, str(status)).inc(count)
+            histogram = _LATENCY.labels(self.model, method, route)
+            histogram._sum.inc(seconds)  # noqa: SLF001 - a bulk observe: no public API
+            for index, hits in enumerate(buckets):
+                if hits:
+                    histogram._buckets[index].inc(hits)  # noqa: SLF001
+            if status in LIMIT_STATUSES:
+                _LIMITED.labels(self.model, str(status)).inc(count)
 
     def timed(self, func: Callable[..., T]) -> Callable[..., T]:
         """``func``, timing each call into the model-call histogram (``async def`` stays so)."""

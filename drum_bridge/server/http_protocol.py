@@ -40,6 +40,10 @@ PROTOCOL = f"{__name__}:GuardedHttpToolsProtocol"
 logger = logging.getLogger("drum_bridge.server")
 
 
+#: Seconds a connection accepted just before shutdown has for its request to arrive.
+_ARRIVAL_GRACE = 0.2
+
+
 def _answer(status: bytes, message: str) -> bytes:
     body = ('{"message":"ERROR: ' + message + '"}').encode()
     return (
@@ -68,6 +72,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         #: Bytes of the request whose headers are arriving; None between requests.
         self._header_bytes: int | None = None
         self._body_expected = False
+        #: The server shuts down (SIGTERM, --max-requests): serve what already came, then close.
+        self._draining = False
 
     # --- timers
 
@@ -140,10 +146,26 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         if self._read_timer is None:  # a connection's first request is timed from its start
             self._arm(self._header_timeout, self._headers_timed_out)
 
+    def shutdown(self) -> None:
+        """The server stops: a connection it accepted whose request has not been read yet
+        gets a moment for it (uvicorn would close it, resetting a client that already sent).
+        """
+        if self.cycle is None and not self.transport.is_closing():
+            self._draining = True
+            self.loop.call_later(_ARRIVAL_GRACE, self._close_if_nothing_came)
+            return
+        super().shutdown()
+
+    def _close_if_nothing_came(self) -> None:
+        if self.cycle is None and self._header_bytes is None and not self.transport.is_closing():
+            self.transport.close()
+
     def on_headers_complete(self) -> None:
         self._header_bytes = None
         self._disarm()
         super().on_headers_complete()
+        if self._draining and self.cycle is not None:
+            self.cycle.keep_alive = False  # answered, then closed
         headers = dict(self.headers)
         chunked = b"chunked" in headers.get(b"transfer-encoding", b"").lower()
         self._body_expected = chunked or headers.get(b"content-length", b"0").strip() not in (b"0", b"")

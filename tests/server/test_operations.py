@@ -115,6 +115,9 @@ def test_one_scrape_sees_every_worker_and_the_directory_is_removed(tmp_path: Pat
         for _ in range(20):
             pids.add(httpx.get(server.base_url + "/stats/", timeout=10).json()["drum_info"][0]["pid"])
             assert _predict(server).status_code == 200
+        # Each worker writes its counts at most a second late (the one scraped, at once).
+        wait_for(lambda: _total(httpx.get(server.base_url + "/metrics", timeout=10).text, "/predict/") == 20
+                 or None, "every worker's counts", 10)
         scrapes = [httpx.get(server.base_url + "/metrics", timeout=10).text for _ in range(4)]
         assert directory.is_dir()
         assert server.terminate() == 0
@@ -135,7 +138,7 @@ def test_max_requests_replaces_the_worker_without_refusing_a_request(tmp_path: P
             pids.append(response.json()["drum_info"][0]["pid"])
         assert server.terminate() == 0
 
-    assert len(set(pids)) >= 3, pids
+    assert len(set(pids)) >= 2, pids  # replaced at least once (an exiting worker serves what it accepted)
     assert "died" in server.stderr
 
 
