@@ -15,6 +15,8 @@ from dropin_env import BIN, SERVER_DIR, Launch, Started, user_env
 from support.model_dirs import SAMPLES_CSV, SLEEPY_MODEL, write_custom_py, write_pickle
 from support.server import process_tree, wait_for
 
+from drum_bridge.observability.metrics import FLUSH_SECONDS
+
 pytestmark = [pytest.mark.server, pytest.mark.timeout(90)]
 
 GUNICORN = [str(BIN / "gunicorn"), "-c", str(SERVER_DIR / "gunicorn.conf.py")]
@@ -77,10 +79,17 @@ def test_serves_the_model_with_two_workers_and_stops_on_sigterm(
     wait_for(lambda: all_workers_ready(server, len(workers)), "both workers serving", timeout=30)
 
     # One scrape counts the requests of every worker (prometheus-client's multiprocess mode).
-    before = requests_counted(server, "/ping/")
+    # Each worker writes its counts at most FLUSH_SECONDS late: count once they settled.
+    def settled() -> float | None:
+        first = requests_counted(server, "/ping/")
+        time.sleep(FLUSH_SECONDS + 0.2)  # one flush interval, not a readiness wait
+        return first if requests_counted(server, "/ping/") == first else None
+
+    before = wait_for(settled, "the counts to settle", timeout=20)
     for _ in range(20):
         assert httpx.get(server.base_url + "/ping/", headers={"Connection": "close"}).status_code == 200
-    assert requests_counted(server, "/ping/") == before + 20
+    wait_for(lambda: requests_counted(server, "/ping/") == before + 20 or None,
+             "20 more /ping/ counted", timeout=10)
     # ... whichever worker answered: each one writes its metrics where every worker reads.
     (metrics_dir,) = tmpdir.iterdir()
     assert metrics_dir.name.startswith("drum-bridge-metrics-")
