@@ -273,7 +273,7 @@ def _with_param(args: argparse.Namespace, dest: str, environ: Mapping[str, str])
     given = getattr(args, dest)
     from_param = read_runtime_param(param, environ)
     if from_param is None:
-        return kind(given) if given is not None else getattr(Config, dest)
+        return kind(_given(args, dest))
     try:
         value = kind(from_param)
     except (TypeError, ValueError):
@@ -285,6 +285,12 @@ def _with_param(args: argparse.Namespace, dest: str, environ: Mapping[str, str])
             " set one of them"
         )
     return value
+
+
+def _given(args: argparse.Namespace, dest: str) -> Any:
+    """The flag's value (or its env variable's), else the Config default (0 is a value)."""
+    value = getattr(args, dest)
+    return value if value is not None else getattr(Config, dest)
 
 
 def _switch(value: str | None) -> bool:
@@ -363,30 +369,23 @@ def config_from_args(args: argparse.Namespace, environ: Mapping[str, str] | None
         flask_hooks_inline=bool(args.flask_hooks_inline),
         flask_hook_threads=args.flask_hook_threads or Config.flask_hook_threads,
         wsgi_threads=args.wsgi_threads or Config.wsgi_threads,
-        max_body_size=args.max_body_size if args.max_body_size is not None else Config.max_body_size,
-        max_header_size=(
-            args.max_header_size if args.max_header_size is not None else Config.max_header_size
-        ),
+        max_body_size=_given(args, "max_body_size"),
+        max_header_size=_given(args, "max_header_size"),
         request_timeout=_with_param(args, "request_timeout", environ),
-        max_waiting_requests=(
-            args.max_waiting_requests if args.max_waiting_requests is not None
-            else Config.max_waiting_requests
-        ),
+        max_waiting_requests=_given(args, "max_waiting_requests"),
         graceful_timeout=_with_param(args, "graceful_timeout", environ),
         backlog=_with_param(args, "backlog", environ),
         keep_alive=_with_param(args, "keep_alive", environ),
         max_requests=_with_param(args, "max_requests", environ),
         max_requests_jitter=_with_param(args, "max_requests_jitter", environ),
-        header_timeout=args.header_timeout if args.header_timeout is not None else Config.header_timeout,
-        body_timeout=args.body_timeout if args.body_timeout is not None else Config.body_timeout,
+        header_timeout=_given(args, "header_timeout"),
+        body_timeout=_given(args, "body_timeout"),
         metrics=_switch(args.metrics),
         batching=args.batching == "on",
         batch_row_wise_score=bool(args.batch_row_wise_score),
         batch_max_rows=args.batch_max_rows or Config.batch_max_rows,
         batch_max_requests=args.batch_max_requests or Config.batch_max_requests,
-        batch_max_wait_ms=(
-            args.batch_max_wait_ms if args.batch_max_wait_ms is not None else Config.batch_max_wait_ms
-        ),
+        batch_max_wait_ms=_given(args, "batch_max_wait_ms"),
         access_log=_switch(args.access_log),
         log_format=args.log_format or Config.log_format,
         deployment_config=_path(args.deployment_config),

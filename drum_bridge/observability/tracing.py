@@ -164,49 +164,50 @@ def _attribute(value: Any) -> Any:
     return json.dumps(value, default=str)
 
 
-def chat_request_attributes(body: Any) -> dict[str, Any]:
-    """DRUM's ``gen_ai.*`` attributes of a chat completion request."""
-    body = body if isinstance(body, dict) else {}
-    attributes: dict[str, Any] = {"gen_ai.request.model": _attribute(body.get("model"))}
-    messages = []
-    for index, message in enumerate(body.get("messages") or []):
-        if not isinstance(message, dict):
-            continue
+def _messages_attributes(
+    attributes: dict[str, Any], kind: str, messages: list[tuple[Any, dict[str, Any]]]
+) -> list[dict[str, Any]]:
+    """DRUM's per-message attributes (``gen_ai.<kind>.<i>.role``/``.content``, the last one's
+    content as ``gen_ai.<kind>``) for ``(index, message)`` pairs; the JSON entries of them."""
+    entries = []
+    for index, message in messages:
         role, content = message.get("role"), message.get("content")
-        attributes[f"gen_ai.prompt.{index}.role"] = _attribute(role)
-        attributes[f"gen_ai.prompt.{index}.content"] = _attribute(content)
-        attributes["gen_ai.prompt"] = _attribute(content)
+        attributes[f"gen_ai.{kind}.{index}.role"] = _attribute(role)
+        attributes[f"gen_ai.{kind}.{index}.content"] = _attribute(content)
+        attributes[f"gen_ai.{kind}"] = _attribute(content)
         entry: dict[str, Any] = {"role": role}
         parts = _parts(content)
         if parts:
             entry["parts"] = parts
-        messages.append(entry)
-    if messages:
-        attributes["gen_ai.input.messages"] = json.dumps(messages, default=str)
+        entries.append(entry)
+    return entries
+
+
+def _set(attributes: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in attributes.items() if value is not None}
+
+
+def chat_request_attributes(body: Any) -> dict[str, Any]:
+    """DRUM's ``gen_ai.*`` attributes of a chat completion request."""
+    body = body if isinstance(body, dict) else {}
+    attributes: dict[str, Any] = {"gen_ai.request.model": _attribute(body.get("model"))}
+    messages = [(i, m) for i, m in enumerate(body.get("messages") or []) if isinstance(m, dict)]
+    entries = _messages_attributes(attributes, "prompt", messages)
+    if entries:
+        attributes["gen_ai.input.messages"] = json.dumps(entries, default=str)
+    return _set(attributes)
 
 
 def chat_response_attributes(body: Any) -> dict[str, Any]:
     """DRUM's ``gen_ai.*`` attributes of a chat completion answer."""
     body = body if isinstance(body, dict) else {}
     attributes: dict[str, Any] = {"gen_ai.response.model": _attribute(body.get("model"))}
-    messages = []
-    for index, choice in enumerate(body.get("choices") or []):
-        if not isinstance(choice, dict):
-            continue
-        message = choice.get("message")
-        message = message if isinstance(message, dict) else {}
-        role, content = message.get("role"), message.get("content")
-        attributes[f"gen_ai.completion.{index}.role"] = _attribute(role)
-        attributes[f"gen_ai.completion.{index}.content"] = _attribute(content)
-        attributes["gen_ai.completion"] = _attribute(content)
-        entry: dict[str, Any] = {"role": role}
-        parts = _parts(content)
-        if parts:
-            entry["parts"] = parts
+    choices = [(i, c) for i, c in enumerate(body.get("choices") or []) if isinstance(c, dict)]
+    messages = [(i, c["message"] if isinstance(c.get("message"), dict) else {}) for i, c in choices]
+    entries = _messages_attributes(attributes, "completion", messages)
+    for entry, (_, choice) in zip(entries, choices, strict=True):
         if choice.get("finish_reason") is not None:
             entry["finish_reason"] = choice["finish_reason"]
-        messages.append(entry)
-    if messages:
-        attributes["gen_ai.output.messages"] = json.dumps(messages, default=str)
-    return {key: value for key, value in attributes.items() if value is not None}
+    if entries:
+        attributes["gen_ai.output.messages"] = json.dumps(entries, default=str)
+    return _set(attributes)
