@@ -8,7 +8,7 @@ builds the ASGI app, to serve alone or to mount in a host application.
 from __future__ import annotations
 
 from .app import AppSettings, DrumApp, create_app
-from .config import Config, ServerType, TargetType
+from .config import Batching, Config, ServerType, TargetType
 from .errors import (
     ConfigError,
     CustomHTTPError,
@@ -24,6 +24,7 @@ from .version import __version__
 __all__ = [
     "__version__",
     "AppSettings",
+    "Batching",
     "Config",
     "ConfigError",
     "CustomHTTPError",

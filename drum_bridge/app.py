@@ -45,7 +45,7 @@ from werkzeug.exceptions import NotFound
 from .asgi.responses import error_response, werkzeug_response
 from .asgi.scope import ROUTE_KEY
 from .compat.provide import provide_datarobot_drum
-from .config import Config, ServerType, TargetType
+from .config import Batching, Config, ServerType, TargetType
 from .config.model_metadata import read_model_metadata
 from .errors import ConfigError, DrumHTTPError, ExtensionError
 from .extensions import LoadedExtensions, load_extensions
@@ -109,7 +109,7 @@ class AppSettings(TypedDict, total=False):
     """``create_app``'s keywords beside ``code_dir`` and ``target_type``: ``Config``'s fields.
 
     Enums may be given by value (``"fastapi"``), paths as strings, labels as any
-    sequence of strings.
+    sequence of strings; ``batching`` also as a bool (``True``: ``"on"``).
     """
 
     positive_class_label: str | None
@@ -132,7 +132,7 @@ class AppSettings(TypedDict, total=False):
     graceful_timeout: float
     request_timeout: float
     max_waiting_requests: int
-    batching: bool
+    batching: Batching | str | bool
     batch_row_wise_score: bool
     batch_max_rows: int
     batch_max_requests: int
@@ -188,6 +188,11 @@ def config_from_settings(code_dir: str | os.PathLike[str], target_type: TargetTy
     server_type = values.get("server_type")
     if server_type is not None and not isinstance(server_type, ServerType):
         values["server_type"] = ServerType.parse(str(server_type))
+    batching = values.get("batching")
+    if isinstance(batching, bool):  # a switch: on or off, without the check of auto
+        values["batching"] = Batching.ON if batching else Batching.OFF
+    elif batching is not None and not isinstance(batching, Batching):
+        values["batching"] = Batching.parse(str(batching))
     if "class_labels" in values:
         values["class_labels"] = _labels(values["class_labels"])
     for name in _PATH_FIELDS:

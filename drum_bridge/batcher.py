@@ -12,6 +12,11 @@ The limits stay those of a model call: a batch is one call in the runtime's
 pool (``run_model``: 503 when the pool is full or draining, the request
 timeout).  A request waits here at most the request timeout (504), and at most
 ``--max-waiting-requests`` requests wait here (503 with ``Retry-After`` past it).
+
+With ``--batching auto`` (the default), the requests of the first batched calls,
+``CHECKED_REQUESTS`` of them, are also scored alone and answered that way; if one
+answer alone differs from its batched answer in any byte, batching stops for the
+model (a warning says so) and every request is scored alone from then on.
 """
 
 from __future__ import annotations
@@ -22,16 +27,27 @@ import weakref
 from collections import deque
 from dataclasses import dataclass
 
+from .config import Batching
 from .errors import DrumHTTPError, ServiceUnavailableError
-from .model.batch import BatchLimits, BatchReport, batching_applies, can_join, estimated_rows
+from .model.batch import (
+    Answer,
+    BatchLimits,
+    BatchReport,
+    batching_applies,
+    can_join,
+    estimated_rows,
+)
 from .model.batch import predict_together as _predict_together
 from .model.payload import Payload
 from .model.predictor import LoadedModel
 from .model_runtime import DrumRuntime, request_timed_out
 
-__all__ = ["PredictBatcher", "predict_batcher"]
+__all__ = ["CHECKED_REQUESTS", "PredictBatcher", "predict_batcher"]
 
 logger = logging.getLogger("drum_bridge.batcher")
+
+#: ``--batching auto``: requests of batched calls checked against their answers alone.
+CHECKED_REQUESTS = 256
 
 _BATCHERS: weakref.WeakKeyDictionary[DrumRuntime, PredictBatcher | None] = (
     weakref.WeakKeyDictionary()
@@ -46,7 +62,10 @@ def predict_batcher(runtime: DrumRuntime) -> PredictBatcher | None:
         pass
     model = runtime.loaded
     batcher = PredictBatcher(runtime, model) if batching_applies(model) else None
-    runtime.stats.predict_calls.batching = batcher is not None
+    calls = runtime.stats.predict_calls
+    calls.batching = batcher is not None
+    if batcher is not None and batcher.check_left > 0:
+        calls.batching_check = "running"
     if batcher is not None:
         runtime.on_drain.append(batcher.drain)
     _BATCHERS[runtime] = batcher
@@ -76,6 +95,10 @@ class PredictBatcher:
         self.max_wait_s = config.batch_max_wait_ms / 1000.0
         #: Model calls of /predict/ at once: one per model thread.
         self.slots = config.model_threads
+        #: Requests still to check against their answers alone (``--batching auto``).
+        self.check_left = CHECKED_REQUESTS if config.batching is Batching.AUTO else 0
+        #: Batching stopped: a checked request's answers differed.
+        self.stopped = False
         self._waiting: deque[_Waiting] = deque()
         self._in_flight = 0
         self._timer: asyncio.TimerHandle | None = None
@@ -88,7 +111,7 @@ class PredictBatcher:
 
     async def predict(self, payload: Payload) -> bytes:
         """The ``/predict/`` body for ``payload``, as ``model.predict`` answers it."""
-        if not can_join(payload, self.limits) or (
+        if self.stopped or not can_join(payload, self.limits) or (
             self._in_flight < self.slots and not self._waiting
         ):
             return await self._alone(payload)
@@ -206,7 +229,9 @@ class PredictBatcher:
                 await self._settle_alone(batch[0])
                 return
             payloads = [w.payload for w in batch]
-            report = await self.runtime.run_model(_predict_together, self.model, payloads)
+            report = await self.runtime.run_model(
+                _predict_together, self.model, payloads, check=self.check_left > 0
+            )
         except DrumHTTPError as exc:
             # Refused, draining or past the timeout: each request's answer alone too.
             for waiting in batch:
@@ -245,6 +270,36 @@ class PredictBatcher:
             self._count(requests, rows)
         for _ in range(report.rescored_alone):
             self._rescored()
+        if report.checked:
+            self._checked(report)
+
+    def _checked(self, report: BatchReport) -> None:
+        """Count the checked requests; stop batching at the first difference."""
+        calls = self.runtime.stats.predict_calls
+        calls.checked_requests += report.checked
+        calls.model_calls += report.checked  # each scored alone too
+        if self.stopped:
+            return
+        if report.difference is not None:
+            self.stopped, self.check_left = True, 0
+            calls.batching, calls.batching_check = False, "failed"
+            alone, batched = report.difference
+            logger.warning(
+                "Adaptive batching is off for this model from now on: a request scored in a"
+                " batch was answered otherwise than alone (%d of %d requests checked so far"
+                " differed). Alone: %s; in the batch: %s. Models whose arithmetic runs through"
+                " BLAS may round a row's last digit otherwise in a larger call. Start with"
+                " --batching on to batch anyway, or --batching off not to check.",
+                report.differed, calls.checked_requests, _shown(alone), _shown(batched),
+            )
+            return
+        self.check_left -= report.checked
+        if self.check_left <= 0 and calls.batching_check == "running":
+            calls.batching_check = "passed"
+            logger.info(
+                "Adaptive batching checked: %d requests scored in batches were answered"
+                " byte for byte as alone; batching on", calls.checked_requests,
+            )
 
     def _count(self, requests: int, rows: int | None) -> None:
         self.runtime.stats.predict_calls.add(requests)
@@ -258,6 +313,14 @@ class PredictBatcher:
         self.runtime.stats.predict_calls.batches_rescored_alone += 1
         if self.runtime.metrics is not None:
             self.runtime.metrics.batches_rescored_alone.inc()
+
+
+def _shown(answer: Answer) -> str:
+    """An answer in a log line: its body's start, or its error."""
+    if answer.error is not None:
+        return f"error {answer.error!r}"[:300]
+    text = (answer.body or b"").decode("utf-8", "replace")
+    return text if len(text) <= 300 else text[:300] + "..."
 
 
 def _shutting_down() -> ServiceUnavailableError:

@@ -128,8 +128,8 @@ def _server_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"Seconds a request's headers may take to arrive, answered 408 past it; 0: no limit (env DRUM_BRIDGE_HEADER_TIMEOUT; default {Config.header_timeout:g})")
     bridge.add_argument("--body-timeout", type=_non_negative_float, metavar="SECONDS",
                         help=f"Seconds a request body may stop arriving, answered 408 past it; 0: no limit (env DRUM_BRIDGE_BODY_TIMEOUT; default {Config.body_timeout:g})")
-    bridge.add_argument("--batching", choices=("on", "off"),
-                        help="Combine /predict/ requests that arrive while the model is busy into one model call, each answered as alone (artifact models; a score hook with --batch-row-wise-score) (env DRUM_BRIDGE_BATCHING; default off)")
+    bridge.add_argument("--batching", choices=("auto", "on", "off"),
+                        help="Combine /predict/ requests that arrive while the model is busy into one model call, each answered as alone (artifact models; a score hook with --batch-row-wise-score); auto: stop if one of the first batched calls answers a request otherwise than alone (env DRUM_BRIDGE_BATCHING; default auto)")
     bridge.add_argument("--batch-row-wise-score", action="store_true",
                         help="custom.py's score hook scores each row on its own, so its requests may be batched (env DRUM_BRIDGE_BATCH_ROW_WISE_SCORE)")
     bridge.add_argument("--batch-max-rows", type=_positive_int, metavar="N",

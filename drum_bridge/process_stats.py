@@ -58,6 +58,10 @@ class PredictCalls:
         self.largest_batch = 0
         #: Batched calls that failed as a whole, their requests then scored alone.
         self.batches_rescored_alone = 0
+        #: ``--batching auto``'s check: "running", "passed", "failed" (None: no check).
+        self.batching_check: str | None = None
+        #: Requests of batched calls also scored alone by that check.
+        self.checked_requests = 0
 
     def add(self, requests: int) -> None:
         """One model call that scored ``requests`` requests."""
@@ -75,6 +79,8 @@ class PredictCalls:
             "batched_requests": self.batched_requests,
             "largest_batch": self.largest_batch,
             "batches_rescored_alone": self.batches_rescored_alone,
+            "batching_check": self.batching_check,
+            "checked_requests": self.checked_requests,
         }
 
 

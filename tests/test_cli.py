@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from support.app import ADDRESS, gather, parse_server_args
 
-from drum_bridge import Config, ServerType, TargetType, cli
+from drum_bridge import Batching, Config, ServerType, TargetType, cli
 from drum_bridge.cli import CLI_ONLY_FLAGS, INERT_FLAGS, REFUSED_FLAGS, build_parser
 from drum_bridge.compat.drum_settings import DRUM_SETTINGS as CATALOGUE
 from drum_bridge.compat.drum_settings import DrumSetting, Fate
@@ -152,7 +152,8 @@ FLAG_TO_FIELD: list[tuple[tuple[str, ...], str, Any]] = [
     (("--keep-alive", "0"), "keep_alive", 0.0),
     (("--max-requests", "500"), "max_requests", 500),
     (("--max-requests-jitter", "50"), "max_requests_jitter", 50),
-    (("--batching", "on"), "batching", True),
+    (("--batching", "on"), "batching", Batching.ON),
+    (("--batching", "off"), "batching", Batching.OFF),
     (("--batch-row-wise-score",), "batch_row_wise_score", True),
     (("--batch-max-rows", "200"), "batch_max_rows", 200),
     (("--batch-max-requests", "8"), "batch_max_requests", 8),

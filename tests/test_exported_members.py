@@ -5,6 +5,7 @@ import drum_bridge
 EXPECTED_PUBLIC_NAMES = {
     "__version__",
     "AppSettings",
+    "Batching",
     "Config",
     "ConfigError",
     "CustomHTTPError",

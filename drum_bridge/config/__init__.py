@@ -6,6 +6,6 @@ flags, environment, runtime parameters and ``model-metadata.yaml``.
 
 from __future__ import annotations
 
-from .settings import COUNT_SETTINGS, Config, ExtensionStyle, ServerType, TargetType
+from .settings import COUNT_SETTINGS, Batching, Config, ExtensionStyle, ServerType, TargetType
 
-__all__ = ["COUNT_SETTINGS", "Config", "ExtensionStyle", "ServerType", "TargetType"]
+__all__ = ["COUNT_SETTINGS", "Batching", "Config", "ExtensionStyle", "ServerType", "TargetType"]

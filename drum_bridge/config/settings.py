@@ -16,7 +16,7 @@ from typing import TypeVar
 from ..errors import ConfigError
 
 __all__ = [
-    "COUNT_SETTINGS", "LOG_FORMATS", "MISSING_TARGET_NAME", "Config", "TargetType", "ServerType", "ExtensionStyle"
+    "COUNT_SETTINGS", "LOG_FORMATS", "MISSING_TARGET_NAME", "Batching", "Config", "TargetType", "ServerType", "ExtensionStyle"
 ]
 
 #: ``--log-format`` choices.
@@ -82,6 +82,20 @@ class TargetType(str, enum.Enum):
 class ExtensionStyle(str, enum.Enum):
     FASTAPI = "fastapi"
     FLASK = "flask"
+
+
+class Batching(str, enum.Enum):
+    """``--batching``: adaptive batching of structured ``/predict/``."""
+
+    #: On, once the first batched calls answered every request exactly as alone.
+    AUTO = "auto"
+    #: On without that check.
+    ON = "on"
+    OFF = "off"
+
+    @classmethod
+    def parse(cls, value: str) -> Batching:
+        return _parse(cls, value, "batching setting")
 
 
 class ServerType(str, enum.Enum):
@@ -160,8 +174,9 @@ class Config:
     max_waiting_requests: int = 256
     #: Adaptive batching: ``/predict/`` requests that arrive while the model is busy share
     #: one model call (artifact models; a score hook only with ``batch_row_wise_score``).
-    #: Off by default: BLAS-backed models may round the last digit differently in a batch.
-    batching: bool = False
+    #: ``auto`` checks the first batched calls against the requests' answers alone and stops
+    #: batching the model if one differs (BLAS may round a row's last bit differently in a batch).
+    batching: Batching = Batching.AUTO
     #: The custom ``score`` hook scores each row on its own: its requests may be batched.
     batch_row_wise_score: bool = False
     #: Most rows in one batched model call (a larger request is scored alone).
@@ -227,6 +242,8 @@ class Config:
             raise ConfigError(f"request_timeout must not be negative, got {self.request_timeout}")
         if isinstance(self.max_waiting_requests, bool) or not isinstance(self.max_waiting_requests, int) or self.max_waiting_requests < 0:
             raise ConfigError(f"max_waiting_requests must be a whole number, 0 or more, got {self.max_waiting_requests!r}")
+        if not isinstance(self.batching, Batching):
+            raise ConfigError(f"batching must be a Batching, got {self.batching!r}")
         for name in ("batch_max_rows", "batch_max_requests"):
             _positive(name, getattr(self, name))
         if self.batch_max_wait_ms < 0:

@@ -16,7 +16,7 @@ from typing import Any
 from ..errors import ConfigError
 from .model_metadata import ModelMetadata, read_model_metadata
 from .runtime_parameters import read_runtime_param
-from .settings import COUNT_SETTINGS, Config, ServerType, TargetType
+from .settings import COUNT_SETTINGS, Batching, Config, ServerType, TargetType
 
 __all__ = [
     "ENV_FLAGS",
@@ -117,7 +117,14 @@ def _env_value(dest: str, raw: str) -> Any:
             return int(raw)
         except ValueError:
             raise ConfigError(f"{raw!r} is not a whole number") from None
-    if dest in ("metrics", "access_log", "batching"):
+    if dest == "batching":
+        if raw.strip().lower() == "auto":
+            return "auto"
+        try:
+            return "on" if parse_bool(dest.upper(), raw) else "off"
+        except ConfigError:
+            raise ConfigError(f"{raw!r} is not a batching setting; use auto, on or off") from None
+    if dest in ("metrics", "access_log"):
         return "on" if parse_bool(dest.upper(), raw) else "off"
     if dest in _WHOLE_NUMBERS:
         try:
@@ -381,7 +388,7 @@ def config_from_args(args: argparse.Namespace, environ: Mapping[str, str] | None
         header_timeout=_given(args, "header_timeout"),
         body_timeout=_given(args, "body_timeout"),
         metrics=_switch(args.metrics),
-        batching=args.batching == "on",
+        batching=Batching.parse(args.batching or Config.batching.value),
         batch_row_wise_score=bool(args.batch_row_wise_score),
         batch_max_rows=args.batch_max_rows or Config.batch_max_rows,
         batch_max_requests=args.batch_max_requests or Config.batch_max_requests,

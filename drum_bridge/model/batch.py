@@ -15,7 +15,11 @@ alone, byte for byte:
 - the output is split back by rows, and each request's slice is checked and
   encoded by ``LoadedModel.finish`` as its own answer would have been;
 - a combined call that fails, or answers anything but one row per input row, is
-  not trusted: each of its requests is then scored alone.
+  not trusted: each of its requests is then scored alone;
+- with ``check``, every request of a combined call is scored alone too and gets
+  that answer; the report says whether the two answers differed in any byte (a
+  model whose arithmetic runs through BLAS may round a row's last bit otherwise
+  in a larger call), so that ``--batching auto`` can stop batching the model.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..config import TargetType
+from ..config import Batching, TargetType
 from .payload import Payload
 from .predictor import LoadedModel
 
@@ -68,7 +72,7 @@ def batching_applies(model: LoadedModel) -> bool:
     ``--deployment-config`` output.
     """
     config, hooks = model.config, model.hooks
-    if not config.batching or config.target_type not in _BATCHED_TARGETS:
+    if config.batching is Batching.OFF or config.target_type not in _BATCHED_TARGETS:
         return False
     if hooks.read_input_data is not None or model.deployment is not None:
         return False
@@ -131,6 +135,12 @@ class BatchReport:
     calls: list[tuple[int, int]] = field(default_factory=list)
     #: Combined calls that failed or answered the wrong shape, their requests scored alone.
     rescored_alone: int = 0
+    #: With ``check``: requests whose batched answer was compared with their answer alone,
+    #: each by a model call of its own (not in ``calls``).
+    checked: int = 0
+    #: With ``check``: requests whose two answers differed; the first one's answers.
+    differed: int = 0
+    difference: tuple[Answer, Answer] | None = None
 
 
 def _alone(model: LoadedModel, data: Any, payload: Payload) -> Answer:
@@ -160,9 +170,12 @@ def _split(out: Any, sizes: Sequence[int]) -> list[Any] | None:
 
 
 def _score_group(
-    model: LoadedModel, members: list[tuple[int, Any, Payload]], report: BatchReport
+    model: LoadedModel, members: list[tuple[int, Any, Payload]], report: BatchReport, check: bool
 ) -> None:
-    """Score ``members`` (position, prepared frame, payload) in one call, or each alone."""
+    """Score ``members`` (position, prepared frame, payload) in one call, or each alone.
+
+    With ``check``, each member is also scored alone, and answered that way.
+    """
     frames = [data for _, data, _ in members]
     sizes = [len(frame) for frame in frames]
     slices: list[Any] | None = None
@@ -181,18 +194,36 @@ def _score_group(
             report.answers[position] = _alone(model, data, payload)
             report.calls.append((1, len(data)))
         return
-    for (position, data, _), part in zip(members, slices, strict=True):
+    for (position, data, payload), part in zip(members, slices, strict=True):
         try:
-            report.answers[position] = Answer(body=model.finish(data, part, model_labels=labels))
+            batched = Answer(body=model.finish(data, part, model_labels=labels))
         except Exception as exc:
-            report.answers[position] = Answer(error=exc)
+            batched = Answer(error=exc)
+        if check:
+            alone = _alone(model, data, payload)
+            report.checked += 1
+            if not _same(batched, alone):
+                report.differed += 1
+                if report.difference is None:
+                    report.difference = (alone, batched)
+            batched = alone
+        report.answers[position] = batched
 
 
-def predict_together(model: LoadedModel, payloads: Sequence[Payload]) -> BatchReport:
+def _same(one: Answer, other: Answer) -> bool:
+    """The two answers reach the client alike: the same body, or the same error."""
+    if one.error is None or other.error is None:
+        return one.error is None and other.error is None and one.body == other.body
+    return type(one.error) is type(other.error) and str(one.error) == str(other.error)
+
+
+def predict_together(
+    model: LoadedModel, payloads: Sequence[Payload], *, check: bool = False
+) -> BatchReport:
     """Answer every payload as ``model.predict`` would alone, sharing model calls where safe.
 
     Runs in a model thread.  Never raises for one request's failure: each answer
-    holds its own body or exception.
+    holds its own body or exception.  ``check``: see the module's docstring.
     """
     report = BatchReport(answers=[Answer() for _ in payloads])
     groups: dict[Hashable, list[tuple[int, Any, Payload]]] = {}
@@ -214,5 +245,5 @@ def predict_together(model: LoadedModel, payloads: Sequence[Payload]) -> BatchRe
             report.answers[position] = _alone(model, data, payload)
             report.calls.append((1, len(data)))
         else:
-            _score_group(model, members, report)
+            _score_group(model, members, report, check)
     return report

@@ -8,9 +8,15 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from support.model_dirs import fitted_regressor, write_custom_py, write_pickle
+from support.model_dirs import (
+    batch_sensitive_regressor,
+    fitted_regressor,
+    write_custom_py,
+    write_pickle,
+)
 
 from drum_bridge import Config, TargetType
+from drum_bridge.config import Batching
 from drum_bridge.errors import PredictionError, UnprocessableEntityError
 from drum_bridge.model.batch import (
     BatchLimits,
@@ -104,19 +110,18 @@ def test_frame_signature_refuses_what_concatenation_could_change() -> None:
 
 
 def test_batching_applies_to_artifacts_and_opted_in_score_hooks(tmp_path: Path) -> None:
-    assert batching_applies(regressor(tmp_path / "on", batching=True))
-    assert not batching_applies(regressor(tmp_path / "off"))  # off by default
+    assert batching_applies(regressor(tmp_path / "auto"))  # auto by default
+    assert batching_applies(regressor(tmp_path / "on", batching=Batching.ON))
+    assert not batching_applies(regressor(tmp_path / "off", batching=Batching.OFF))
     body = "return pd.DataFrame({'Predictions': data.a * 2})"
-    row_wise = {"batching": True, "batch_row_wise_score": True}
-    assert not batching_applies(
-        hook_model(tmp_path / "h1", ROW_WISE_SCORE.format(body=body), batching=True)
-    )
+    row_wise = {"batch_row_wise_score": True}
+    assert not batching_applies(hook_model(tmp_path / "h1", ROW_WISE_SCORE.format(body=body)))
     assert batching_applies(hook_model(tmp_path / "h2", ROW_WISE_SCORE.format(body=body), **row_wise))
     async_score = ROW_WISE_SCORE.replace("def score", "async def score").format(body=body)
     assert not batching_applies(hook_model(tmp_path / "h3", async_score, **row_wise))
     reader = ROW_WISE_SCORE.format(body=body) + "\ndef read_input_data(binary_data):\n    return binary_data\n"
     assert not batching_applies(hook_model(tmp_path / "h4", reader, **row_wise))
-    model = regressor(tmp_path / "t", batching=True)
+    model = regressor(tmp_path / "t")
     transform = dataclasses.replace(model, config=dataclasses.replace(
         model.config, target_type=TargetType.TRANSFORM))
     assert not batching_applies(transform)
@@ -151,6 +156,37 @@ def test_requests_unlike_are_scored_apart_each_as_alone(tmp_path: Path) -> None:
     assert answers(model, payloads) == alone(model, payloads)
     assert (2, 2) in report.calls  # the two integer frames shared a call
     assert sum(requests for requests, _ in report.calls) == len(payloads)
+
+
+def test_a_checked_call_answers_alone_and_reports_what_differed(tmp_path: Path) -> None:
+    code_dir = write_pickle(tmp_path / "model", batch_sensitive_regressor())
+    model = load_model(Config(code_dir=code_dir, target_type=TargetType.REGRESSION))
+    payloads = [csv("a,b\n1,2\n3,4\n"), csv("a,b\n5,6\n"), csv("a,b\n0,0\n")]
+
+    unchecked = predict_together(model, payloads)
+    checked = predict_together(model, payloads, check=True)
+
+    expected = alone(model, payloads)
+    assert [a.body for a in unchecked.answers] != [body for body, _ in expected]  # 4 rows: + 1e-6
+    assert (unchecked.checked, unchecked.differed) == (0, 0)
+    assert [a.body for a in checked.answers] == [body for body, _ in expected]
+    assert (checked.checked, checked.differed) == (3, 3)
+    assert checked.difference is not None
+    alone_answer, batched_answer = checked.difference
+    assert (alone_answer.body, batched_answer.body) == (
+        b'{"predictions":[5.0,11.0]}', b'{"predictions":[5.000001,11.000001]}'
+    )
+    assert checked.calls == [(3, 4)]  # and each request alone, counted in checked
+
+
+def test_a_checked_call_of_an_exact_model_reports_no_difference(tmp_path: Path) -> None:
+    model = regressor(tmp_path)
+    payloads = [csv("a,b\n1,2\n3,4\n"), csv("a,b\n5,6\n"), csv("a,b\n1,2,3\n")]
+
+    report = predict_together(model, payloads, check=True)
+
+    assert answers(model, payloads) == alone(model, payloads)
+    assert (report.checked, report.differed, report.difference) == (2, 0, None)
 
 
 def test_a_failing_combined_call_is_rescored_alone(tmp_path: Path) -> None:

@@ -27,11 +27,13 @@ from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.pipeline import make_pipeline
 from support.app import gather
-from support.model_dirs import write_custom_py
+from support.model_dirs import batch_sensitive_regressor, write_custom_py, write_pickle
 
+from drum_bridge import batcher as batcher_module
 from drum_bridge import create_app
 from drum_bridge.app import DrumApp
 from drum_bridge.batcher import PredictBatcher, predict_batcher
+from drum_bridge.config import Batching
 from drum_bridge.errors import ConfigError
 from drum_bridge.model.batch import can_join
 from drum_bridge.model.payload import Payload
@@ -247,7 +249,8 @@ def test_requests_arriving_while_the_model_is_busy_share_calls_and_are_counted(
     assert responses[0].status_code == 200
     assert stats["predict_calls"] == {
         "batching": True, "model_calls": 1, "requests": 5, "batched_requests": 5,
-        "largest_batch": 5, "batches_rescored_alone": 0,
+        "largest_batch": 5, "batches_rescored_alone": 0, "batching_check": None,
+        "checked_requests": 0,
     }
     # The metrics are the process's (other tests' models are named "regression" too).
     grown = {
@@ -281,14 +284,83 @@ def test_an_idle_model_scores_each_request_at_once_alone(model_dirs: dict[str, P
     assert (counts.model_calls, counts.requests, counts.batched_requests) == (3, 3, 0)
 
 
-def test_batching_is_off_by_default(model_dirs: dict[str, Path]) -> None:
-    with serving(model_dirs["regression"], target_type="regression", batching=None) as served:
-        assert served.app.drum_runtime.config.batching is False
-        served.loop.run_until_complete(
-            served.client.post("/predict/", content=b"a,b,c\n1,2,3\n", headers=CSV)
-        )
-        assert predict_batcher(served.app.drum_runtime) is None
-        assert served.app.drum_runtime.stats.predict_calls.body()["batching"] is False
+def test_batching_is_auto_by_default_and_checks_its_first_batched_calls(
+    model_dirs: dict[str, Path], monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+) -> None:
+    monkeypatch.setattr(batcher_module, "CHECKED_REQUESTS", 6)
+    caplog.set_level("INFO", logger="drum_bridge.batcher")
+    body = b"a,b,c\n1,2,3\n4,5,6\n"
+    with serving(model_dirs["regression"], target_type="regression", batching=None,
+                 model_threads=1) as served:
+        assert served.app.drum_runtime.config.batching is Batching.AUTO
+        first = served.loop.run_until_complete(_batched(served, [body] * 4))
+        checking = served.loop.run_until_complete(served.client.get("/stats/")).json()
+        second = served.loop.run_until_complete(_batched(served, [body] * 4))
+        passed = served.loop.run_until_complete(served.client.get("/stats/")).json()
+        third = served.loop.run_until_complete(_batched(served, [body] * 4))
+        trusted = served.loop.run_until_complete(served.client.get("/stats/")).json()
+
+    assert {answer(r) for r in first + second + third} == {answer(first[0])}
+    assert first[0].status_code == 200
+    # Checking: the batched call, then each request alone.
+    assert checking["predict_calls"] == {
+        "batching": True, "model_calls": 5, "requests": 4, "batched_requests": 4,
+        "largest_batch": 4, "batches_rescored_alone": 0, "batching_check": "running",
+        "checked_requests": 4,
+    }
+    assert passed["predict_calls"]["batching_check"] == "passed"
+    assert passed["predict_calls"]["checked_requests"] == 8
+    assert "Adaptive batching checked: 8 requests" in caplog.text
+    # Trusted: one call for the four.
+    assert trusted["predict_calls"]["model_calls"] == passed["predict_calls"]["model_calls"] + 1
+    assert trusted["predict_calls"]["checked_requests"] == 8
+
+
+def test_auto_batching_stops_at_the_first_answer_that_differs_from_alone(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    code_dir = write_pickle(tmp_path / "sensitive", batch_sensitive_regressor())
+    bodies = [b"a,b\n1,2\n3,4\n", b"a,b\n5,6\n", b"a,b\n0,0\n7,7\n"]
+    with serving(code_dir, target_type="regression", batching="auto", model_threads=1) as served, \
+            serving(code_dir, target_type="regression", batching="off") as unbatched:
+        expected = unbatched.loop.run_until_complete(_alone(unbatched, bodies))
+        checked = served.loop.run_until_complete(_batched(served, bodies))
+        stats = served.loop.run_until_complete(served.client.get("/stats/")).json()
+        assert served.batcher.stopped
+
+        async def while_busy() -> list[httpx.Response]:
+            # The model looks busy, yet nothing waits to be batched any more.
+            with threads_busy(served.batcher):
+                tasks = [asyncio.ensure_future(served.client.post("/predict/", content=body,
+                                                                  headers=CSV)) for body in bodies]
+                await asyncio.sleep(0.05)
+                assert served.batcher.waiting == 0
+            return list(await asyncio.gather(*tasks))
+
+        later = served.loop.run_until_complete(while_busy())
+        after = served.loop.run_until_complete(served.client.get("/stats/")).json()
+
+    assert [answer(r) for r in checked] == [answer(r) for r in expected]
+    assert [answer(r) for r in later] == [answer(r) for r in expected]
+    assert expected[0].content == b'{"predictions":[5.0,11.0]}'
+    assert stats["predict_calls"]["batching"] is False
+    assert stats["predict_calls"]["batching_check"] == "failed"
+    assert stats["predict_calls"]["checked_requests"] == 3
+    assert after["predict_calls"]["batched_requests"] == stats["predict_calls"]["batched_requests"]
+    warning = [r for r in caplog.records if r.levelname == "WARNING" and "Adaptive batching is off" in r.message]
+    assert len(warning) == 1
+    assert "3 of 3 requests checked so far differed" in warning[0].message
+    assert '{"predictions":[5.0,11.0]}' in warning[0].message
+    assert '{"predictions":[5.000001,11.000001]}' in warning[0].message
+
+
+def test_batching_on_does_not_check(model_dirs: dict[str, Path]) -> None:
+    with serving(model_dirs["regression"], target_type="regression", batching="on",
+                 model_threads=1) as served:
+        served.loop.run_until_complete(_batched(served, [b"a,b,c\n1,2,3\n"] * 3))
+        stats = served.app.drum_runtime.stats.predict_calls.body()
+
+    assert (stats["model_calls"], stats["batching_check"], stats["checked_requests"]) == (1, None, 0)
 
 
 def test_batching_off_scores_every_request_alone(model_dirs: dict[str, Path]) -> None:
@@ -307,7 +379,8 @@ def test_batching_off_scores_every_request_alone(model_dirs: dict[str, Path]) ->
     assert [r.status_code for r in responses] == [200] * 6
     assert stats["predict_calls"] == {
         "batching": False, "model_calls": 6, "requests": 6, "batched_requests": 0,
-        "largest_batch": 1, "batches_rescored_alone": 0,
+        "largest_batch": 1, "batches_rescored_alone": 0, "batching_check": None,
+        "checked_requests": 0,
     }
 
 
@@ -423,8 +496,22 @@ def test_the_batching_settings_come_from_the_environment(tmp_path: Path) -> None
     default = gather(tmp_path / "model", "--target-type", "regression")
 
     assert (config.batching, config.batch_row_wise_score, config.batch_max_rows,
-            config.batch_max_requests, config.batch_max_wait_ms) == (True, True, 10, 3, 0.5)
-    assert (default.batching, default.batch_row_wise_score, default.batch_max_wait_ms) == (False, False, 0.0)
+            config.batch_max_requests, config.batch_max_wait_ms) == (Batching.ON, True, 10, 3, 0.5)
+    assert (default.batching, default.batch_row_wise_score, default.batch_max_wait_ms) == (
+        Batching.AUTO, False, 0.0)
+    for raw, setting in (("auto", Batching.AUTO), ("AUTO", Batching.AUTO), ("false", Batching.OFF),
+                         ("1", Batching.ON)):
+        spelled = gather(tmp_path / "model", "--target-type", "regression",
+                         environ={"DRUM_BRIDGE_BATCHING": raw})
+        assert spelled.batching is setting, raw
+    with pytest.raises(ConfigError, match="'sometimes' is not a batching setting; use auto, on or off"):
+        gather(tmp_path / "model", "--target-type", "regression",
+               environ={"DRUM_BRIDGE_BATCHING": "sometimes"})
+    assert gather(tmp_path / "model", "--target-type", "regression", "--batching", "off",
+                  environ={"DRUM_BRIDGE_BATCHING": "false"}).batching is Batching.OFF
+    with pytest.raises(ConfigError, match="--batching 'off' disagrees with DRUM_BRIDGE_BATCHING='auto'"):
+        gather(tmp_path / "model", "--target-type", "regression", "--batching", "off",
+               environ={"DRUM_BRIDGE_BATCHING": "auto"})
     assert default.batch_max_rows == 1000 and default.batch_max_requests == 64
     with pytest.raises(ConfigError, match="batch_max_rows must be a whole number of at least 1"):
         dataclasses.replace(default, batch_max_rows=0)

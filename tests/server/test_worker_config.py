@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from drum_bridge import Config, ServerType, TargetType
+from drum_bridge import Batching, Config, ServerType, TargetType
 from drum_bridge.server.process import app_factory
 from drum_bridge.server.worker_config import CONFIG_ENV, decode_config, encode_config
 
@@ -37,7 +37,7 @@ def _everything_set(code_dir: Path) -> Config:
         max_header_size=4321,
         request_timeout=12.5,
         max_waiting_requests=7,
-        batching=True,
+        batching=Batching.ON,
         batch_row_wise_score=True,
         batch_max_rows=50,
         batch_max_requests=9,

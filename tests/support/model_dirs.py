@@ -60,6 +60,21 @@ def write_pickle(code_dir: Path, model: Any, name: str = "model.pkl") -> Path:
     return code_dir
 
 
+class LargerCallsRoundOtherwise(LinearRegression):
+    """Answers 1e-6 more for every row of a call on more than 3 rows: a stand-in, the same on
+    every machine, for BLAS rounding a row's last bit otherwise in a larger call."""
+
+    def predict(self, X: Any) -> Any:  # noqa: N803 (scikit-learn's name)
+        return super().predict(X) + (1e-6 if len(X) > 3 else 0.0)
+
+
+def batch_sensitive_regressor() -> LargerCallsRoundOtherwise:
+    """``fitted_regressor``'s fit, answering otherwise in calls of more than 3 rows."""
+    features = pd.DataFrame({"a": [0.0, 1.0, 0.0, 2.0], "b": [0.0, 0.0, 1.0, 1.0]})
+    model = LargerCallsRoundOtherwise().fit(features, features.a + 2 * features.b)
+    return model
+
+
 def fitted_regressor(*, feature_names: bool = True) -> LinearRegression:
     """y = a + 2b, fitted with feature names ``a`` and ``b``, or on a bare array without."""
     features = pd.DataFrame({"a": [0.0, 1.0, 0.0, 2.0], "b": [0.0, 0.0, 1.0, 1.0]})
