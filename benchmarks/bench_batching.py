@@ -3,16 +3,19 @@
 Variants, one worker each, the server pinned to ``--server-cpus`` and wrk to ``--client-cpus``:
 
 * ``drum``: real ``drum server`` from ``--drum VENV`` (its defaults), when given;
-* ``on-tN`` / ``off-tN``: drum-bridge with ``--batching on|off --model-threads N`` for every N
+* ``auto-tN`` / ``on-tN`` / ``off-tN``: drum-bridge with ``--batching auto|on|off
+  --model-threads N`` for every setting of ``--batching`` (default ``auto,off``) and every N
   of ``--threads`` (default ``1,2,4,ncpu``: ncpu is the CPUs the server may use).
 
 Payloads: 5 rows at ``--connections`` (32) and 10,000 rows at ``--big-connections`` (8).
 
 **The floor** is the same parse + predict + serialise work (``LoadedModel.predict`` on the
 same CSV bytes) timed in-process, in a subprocess pinned to the server's first CPU, one call
-at a time.  **Efficiency** = served req/s x in-process seconds per request: 1.0 means the
-server adds nothing around the model (batching can pass 1.0: it pays the model's fixed cost
-once per batch).
+at a time, right after each drum-bridge run (this machine's speed drifts by a third within
+minutes, so a floor taken once would not pair with a run minutes later).  **Efficiency** of a
+run = its req/s x the floor's seconds per request taken after it; the table gives the median
+and range over rounds.  1.0 means the server adds nothing around the model (batching can pass
+1.0: it pays the model's fixed cost once per batch).
 
 Rounds interleave the variants (DRUM first in each round, the others in reverse order every
 other round); ratios are paired by round (median and range).  After each drum-bridge run,
@@ -83,6 +86,8 @@ class Extra:
     model_calls: int | None = None
     requests: int | None = None
     open_loop: dict[str, Any] | None = None
+    #: In-process seconds a request, timed right after this run (drum-bridge runs only).
+    floor_s: float | None = None
 
 
 @dataclass
@@ -95,6 +100,7 @@ class Row:
     total_runs: int
     vs_drum: str
     efficiency: float | None
+    efficiency_range: str
     mean_batch: float | None
     open_p99_ms: float | None
     notes: list[str] = field(default_factory=list)
@@ -272,10 +278,15 @@ def measure(
             elif args.open_loop > 0 and payload.name in drum_rps:
                 extra.open_loop = open_loop(url, drum_rps[payload.name], payload, args.open_loop,
                                             args.client_cpus)
+            if variant.batching is not None and args.floor_seconds > 0:
+                extra.floor_s = floor_seconds(args.code_dir, payload, args.floor_seconds, args.server_cpus)
             found.append((RunRecord(round_index, variant.name, payload.name, server.ready_s, result), extra))
             line = f"    {payload.name:>8}: {describe(result)}"
             if extra.model_calls:
                 line += f", {extra.requests / extra.model_calls:.2f} requests a model call"
+            if extra.floor_s:
+                line += (f", floor {extra.floor_s * 1000:.3f} ms: efficiency"
+                         f" {result.requests_per_sec * extra.floor_s:.2f}")
             if extra.open_loop:
                 line += (f", open loop at DRUM's {drum_rps[payload.name]:.0f}/s:"
                          f" p99 {extra.open_loop['p99_ms']:.1f} ms")
@@ -288,8 +299,8 @@ def measure(
 # --------------------------------------------------------------------------
 
 
-def summarize(found: list[tuple[RunRecord, Extra]], variants: list[Variant], payloads: list[Payload],
-              floors: dict[str, float]) -> list[Row]:
+def summarize(found: list[tuple[RunRecord, Extra]], variants: list[Variant],
+              payloads: list[Payload]) -> list[Row]:
     rows = []
     for payload in payloads:
         records = [(r, e) for r, e in found if r.payload == payload.name]
@@ -300,6 +311,8 @@ def summarize(found: list[tuple[RunRecord, Extra]], variants: list[Variant], pay
             calls = sum(e.model_calls or 0 for _, e in mine)
             served = sum(e.requests or 0 for _, e in mine)
             opened = [e.open_loop["p99_ms"] for _, e in mine if e.open_loop]
+            efficiencies = [r.wrk.requests_per_sec * e.floor_s for r, e in mine
+                            if e.floor_s and r.wrk.valid]
             rows.append(Row(
                 payload=payload.name,
                 variant=variant.name,
@@ -309,7 +322,9 @@ def summarize(found: list[tuple[RunRecord, Extra]], variants: list[Variant], pay
                 total_runs=len(mine),
                 vs_drum=format_ratio(statistics.median(ratios), min(ratios), max(ratios))
                 if ratios and variant.name != "drum" else "-",
-                efficiency=rps * floors[payload.name] if rps is not None else None,
+                efficiency=statistics.median(efficiencies) if efficiencies else None,
+                efficiency_range=(f"{min(efficiencies):.2f}-{max(efficiencies):.2f}"
+                                  if efficiencies else "-"),
                 mean_batch=served / calls if calls else None,
                 open_p99_ms=median_or_none(opened),
             ))
@@ -320,21 +335,25 @@ def _num(value: float | None, digits: int = 1) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
 
-def table(rows: list[Row], floors: dict[str, float]) -> str:
+def table(rows: list[Row], floors: dict[str, list[float]]) -> str:
     lines = [
-        "| payload | variant | req/s (median) | p99 ms (wrk) | vs DRUM | efficiency | requests a model call | open-loop p99 ms at DRUM's rate | valid |",
+        "| payload | variant | req/s (median) | p99 ms (wrk) | vs DRUM | efficiency (range) | requests a model call | open-loop p99 ms at DRUM's rate | valid |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for row in rows:
         lines.append(
             f"| {row.payload} | {row.variant} | {_num(row.median_rps)} | {_num(row.p99_ms)} |"
-            f" {row.vs_drum} | {_num(row.efficiency, 2)} | {_num(row.mean_batch, 2)} |"
+            f" {row.vs_drum} | {_num(row.efficiency, 2)} ({row.efficiency_range}) |"
+            f" {_num(row.mean_batch, 2)} |"
             f" {_num(row.open_p99_ms)} | {row.valid_runs}/{row.total_runs} |"
         )
     lines.append("")
-    for name, seconds in floors.items():
-        lines.append(f"floor {name}: {seconds * 1000:.3f} ms a request in-process"
-                     f" ({1 / seconds:.0f} req/s on one CPU)")
+    for name, taken in floors.items():
+        if taken:
+            seconds = statistics.median(taken)
+            lines.append(f"floor {name}: {seconds * 1000:.3f} ms a request in-process, median of"
+                         f" {len(taken)} ({min(taken) * 1000:.3f}-{max(taken) * 1000:.3f} ms;"
+                         f" {1 / seconds:.0f} req/s on one CPU)")
     return "\n".join(lines)
 
 
@@ -349,8 +368,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     add("--drum", type=Path, help="venv with datarobot-drum (adds the real DRUM variant)")
     add("--drum-bridge", type=Path, help="drum-bridge console script (default: beside this interpreter)")
     add("--threads", default="1,2,4,ncpu", help="model thread counts for drum-bridge (default: 1,2,4,ncpu)")
-    add("--batching", default="on,off", type=lambda s: [x.strip() for x in s.split(",")],
-        help="drum-bridge batching settings to run (default: on,off)")
+    add("--batching", default="auto,off", type=lambda s: [x.strip() for x in s.split(",")],
+        help="drum-bridge batching settings to run, of auto, on and off (default: auto,off)")
     add("--only", help="comma-separated variant names to run (e.g. drum,on-t1,off-t4)")
     add("--payloads", default="5_rows,10k_rows", help="payloads to send (default: 5_rows,10k_rows)")
     add("--connections", type=int, default=32, help="wrk connections for 5 rows (default: 32)")
@@ -358,7 +377,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     add("--duration", type=float, default=10.0, help="seconds of each measured wrk run")
     add("--warmup", type=float, default=3.0, help="seconds of the wrk warm-up (0: none)")
     add("--rounds", type=int, default=3)
-    add("--floor-seconds", type=float, default=3.0, help="seconds of in-process timing per payload")
+    add("--floor-seconds", type=float, default=2.0,
+        help="seconds of in-process timing after each drum-bridge run (0: no floor, no efficiency)")
     add("--open-loop", type=float, default=0.0, metavar="SECONDS",
         help="also offer each drum-bridge variant DRUM's req/s open-loop this long (needs --drum)")
     add("--server-cpus", default="0", help="taskset CPU list of the server (default: 0)")
@@ -373,8 +393,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         args.open_loop = min(args.open_loop, 1.0)
     if args.rounds < 1:
         parser.error("--rounds must be >= 1")
-    if set(args.batching) - {"on", "off"}:
-        parser.error("--batching takes on, off or on,off")
+    if not args.batching or set(args.batching) - {"auto", "on", "off"}:
+        parser.error("--batching takes one or more of auto, on and off (e.g. auto,off)")
     if set(args.payloads.split(",")) - set(PAYLOADS):
         parser.error(f"--payloads takes {', '.join(PAYLOADS)}")
     return args
@@ -402,8 +422,6 @@ def main(argv: list[str] | None = None) -> int:
                     str(args.drum / "bin" / "python") if args.drum else sys.executable
                 )
                 build_model(python, args.code_dir)
-            floors = {p.name: floor_seconds(args.code_dir, p, args.floor_seconds, args.server_cpus)
-                      for p in payloads}
             found: list[tuple[RunRecord, Extra]] = []
             drum_rps: dict[str, float] = {}
             for round_index, variant in rounds_of(variants, args.rounds):
@@ -411,7 +429,9 @@ def main(argv: list[str] | None = None) -> int:
         except BenchmarkError as error:
             print(f"benchmark failed: {error}", file=sys.stderr)
             return 2
-    rows = summarize(found, variants, payloads, floors)
+    rows = summarize(found, variants, payloads)
+    floors = {p.name: [e.floor_s for r, e in found if r.payload == p.name and e.floor_s]
+              for p in payloads}
     print()
     print(table(rows, floors))
     if args.json:

@@ -304,9 +304,13 @@ class PredictBatcher:
     def _count(self, requests: int, rows: int | None) -> None:
         self.runtime.stats.predict_calls.add(requests)
         metrics = self.runtime.metrics
-        if metrics is not None:
+        if metrics is None:
+            return
+        if requests == 1:
+            metrics.single_call()
+        else:
             metrics.batch_requests.observe(requests)
-            if requests > 1 and rows is not None:
+            if rows is not None:
                 metrics.batch_rows.observe(rows)
 
     def _rescored(self) -> None:

@@ -70,6 +70,8 @@ class DrumRuntime:
         self.draining = False
         #: Prometheus metrics of this app (None with metrics off).
         self.metrics = ModelMetrics(config.code_dir.name) if config.metrics else None
+        if self.metrics is not None:
+            self.metrics.sample_pool = self._pool_state
         #: OpenTelemetry tracer (None when the OTEL_* environment does not ask for traces).
         self.tracer: Any = tracer_from_environment(os.environ)
         self._background_load: asyncio.Task[None] | None = None
@@ -138,6 +140,10 @@ class DrumRuntime:
                 exc_info=self.config.show_stacktrace,
             )
 
+    def _pool_state(self) -> tuple[int, int]:
+        """Model threads busy, and model calls waiting for one."""
+        return self.executor.busy, self.executor.waiting
+
     async def run_model(self, func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run model code in a model thread (``async def`` code on the loop), bounded.
 
@@ -161,9 +167,6 @@ class DrumRuntime:
             raise ServiceUnavailableError(f"{exc}; retry on another replica") from exc
         except CallTimeoutError as exc:
             raise request_timed_out(timeout) from exc
-        finally:
-            if metrics is not None:
-                metrics.pool(self.executor.busy, self.executor.waiting)
 
     async def continue_model(self, func: Callable[..., T], *args: Any) -> T:
         """A further step of a request already served (a stream's next chunk): as

@@ -60,7 +60,6 @@ def _readyz(runtime: DrumRuntime) -> Response:
 
 def _metrics(runtime: DrumRuntime) -> Response:
     if runtime.metrics is not None:
-        runtime.metrics.pool(runtime.executor.busy, runtime.executor.waiting)
         runtime.metrics.flush()
     return Response(exposition(), media_type=CONTENT_TYPE_LATEST)
 

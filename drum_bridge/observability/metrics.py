@@ -15,6 +15,7 @@ import bisect
 import inspect
 import os
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -142,6 +143,12 @@ class ModelMetrics:
         # mmap writes in multiprocess mode, ~5 us a request) at most once a second.
         self._pending: dict[tuple[str, str, int], list[Any]] = {}
         self._flush_armed = False
+        # Seconds of model calls since the last flush (appended by model threads: a deque's
+        # append is atomic), and /predict/ calls of one request each.
+        self._model_seconds: deque[float] = deque()
+        self._single_calls = 0
+        #: (busy, waiting) of the model threads, read when the metrics are written.
+        self.sample_pool: Callable[[], tuple[int, int]] | None = None
 
     def started(self) -> None:
         """A request began (on the event loop)."""
@@ -177,20 +184,40 @@ class ModelMetrics:
         """Write what was counted since the last flush into the metrics (a scrape does first)."""
         self._flush_armed = False
         self.in_progress.set(self.active)
+        if self.sample_pool is not None:
+            self.pool(*self.sample_pool())
         pending, self._pending = self._pending, {}
         for (method, route, status), (count, seconds, buckets) in pending.items():
             _REQUESTS.labels(self.model, method, route, str(status)).inc(count)
-            histogram = _LATENCY.labels(self.model, method, route)
-            histogram._sum.inc(seconds)  # noqa: SLF001 - a bulk observe: no public API
-            for index, hits in enumerate(buckets):
-                if hits:
-                    histogram._buckets[index].inc(hits)  # noqa: SLF001
+            _bulk_observe(_LATENCY.labels(self.model, method, route), seconds, buckets)
             if status in LIMIT_STATUSES:
                 _LIMITED.labels(self.model, str(status)).inc(count)
+        if self._model_seconds:
+            buckets = [0] * len(_LATENCY_BUCKETS)
+            total = 0.0
+            popleft = self._model_seconds.popleft
+            for _ in range(len(self._model_seconds)):
+                seconds = popleft()
+                total += seconds
+                buckets[bisect.bisect_left(_LATENCY_BUCKETS, seconds)] += 1
+            _bulk_observe(self.model_seconds, total, buckets)
+        if self._single_calls:
+            single, self._single_calls = self._single_calls, 0
+            self.batch_requests._sum.inc(single)  # noqa: SLF001 - as _bulk_observe
+            self.batch_requests._buckets[0].inc(single)  # noqa: SLF001 - the bucket "<= 1"
+
+    def single_call(self) -> None:
+        """A /predict/ model call of one request (on the event loop; written when flushed)."""
+        self._single_calls += 1
+        if not self._flush_armed:
+            self._arm()
 
     def timed(self, func: Callable[..., T]) -> Callable[..., T]:
-        """``func``, timing each call into the model-call histogram (``async def`` stays so)."""
-        observe = self.model_seconds.observe
+        """``func``, timing each call into the model-call histogram (``async def`` stays so).
+
+        The time is kept until the next flush, which the request's end arms.
+        """
+        observe = self._model_seconds.append
         if inspect.iscoroutinefunction(func):
 
             async def call_async(*args: Any, **kwargs: Any) -> Any:
@@ -214,6 +241,14 @@ class ModelMetrics:
     def pool(self, busy: int, waiting: int) -> None:
         self.busy.set(busy)
         self.waiting.set(waiting)
+
+
+def _bulk_observe(histogram: Histogram, total: float, buckets: list[int]) -> None:
+    """Observations counted per bucket (not cumulative, as prometheus-client keeps them)."""
+    histogram._sum.inc(total)  # noqa: SLF001 - a bulk observe: no public API
+    for index, hits in enumerate(buckets):
+        if hits:
+            histogram._buckets[index].inc(hits)  # noqa: SLF001
 
 
 def forget_process(pid: int) -> None:

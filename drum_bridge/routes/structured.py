@@ -56,7 +56,7 @@ def _count_call(runtime: DrumRuntime) -> None:
     """One model call, of one request, for ``/stats/`` and the metrics."""
     runtime.stats.predict_calls.add(1)
     if runtime.metrics is not None:
-        runtime.metrics.batch_requests.observe(1)
+        runtime.metrics.single_call()
 
 
 async def transform(runtime: DrumRuntime, request: Request) -> Response:

@@ -3,6 +3,8 @@ template (never the raw path) and status, the limits' answers, model calls, stre
 
 from __future__ import annotations
 
+import threading
+import time
 import uuid
 from pathlib import Path
 
@@ -81,6 +83,30 @@ def test_requests_are_counted_by_route_template_and_status(model: Path) -> None:
     assert value(text, "drum_bridge_model_queue_depth", model=m) == 0
     # No raw path became a label.
     assert "no/such" not in text
+
+
+def test_model_threads_and_model_calls_are_seen_while_they_run_and_after(model: Path) -> None:
+    config = Config(code_dir=model, target_type=TargetType.REGRESSION, model_threads=1)
+    with drum_client(config) as client:
+        slow = threading.Thread(target=client.post, args=("/predict/",), kwargs={
+            "content": b"sleep\n0.6\n", "headers": {"Content-Type": "text/csv"}})
+        slow.start()
+        deadline = time.monotonic() + 5
+        busy = None
+        while busy != 1 and time.monotonic() < deadline:
+            busy = value(client.get("/metrics").text, "drum_bridge_model_threads_busy", model=model.name)
+        slow.join(10)
+        after = client.get("/metrics").text
+
+    m = model.name
+    assert busy == 1  # seen at a scrape while the call ran
+    assert value(after, "drum_bridge_model_threads_busy", model=m) == 0
+    assert value(after, "drum_bridge_model_call_duration_seconds_count", model=m) == 1
+    assert (value(after, "drum_bridge_model_call_duration_seconds_sum", model=m) or 0) >= 0.6
+    assert value(after, "drum_bridge_model_call_duration_seconds_bucket", model=m, le="0.5") == 0
+    assert value(after, "drum_bridge_model_call_duration_seconds_bucket", model=m, le="1.0") == 1
+    assert value(after, "drum_bridge_predict_batch_requests_count", model=m) == 1
+    assert value(after, "drum_bridge_predict_batch_requests_bucket", model=m, le="1.0") == 1
 
 
 def test_metrics_off_serves_no_metrics_route(model: Path) -> None:
