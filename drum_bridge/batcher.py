@@ -1,8 +1,9 @@
 """Adaptive batching of structured ``/predict/``: the event-loop half.
 
-A request that finds a model thread free is scored at once, alone: no request
-waits for a partner when the model is idle.  Requests that arrive while every
-model thread is busy with ``/predict/`` wait here; as soon as a thread is free,
+A request that finds a model call slot free is scored at once, alone: no request
+waits for a partner when the model is idle.  There is a slot per CPU the process
+may use (at most ``--model-threads``).  Requests that arrive while every slot is
+busy with ``/predict/`` wait here; as soon as a slot is free,
 those waiting (up to ``--batch-max-requests`` requests and ``--batch-max-rows``
 rows) go into one model call, ``model.batch.predict_together``, which answers
 each exactly as it would have been answered alone.  A call that fails as a
@@ -41,6 +42,7 @@ from .model.batch import predict_together as _predict_together
 from .model.payload import Payload
 from .model.predictor import LoadedModel
 from .model_runtime import DrumRuntime, request_timed_out
+from .process_stats import usable_cpus
 
 __all__ = ["CHECKED_REQUESTS", "PredictBatcher", "predict_batcher"]
 
@@ -93,8 +95,10 @@ class PredictBatcher:
             max_rows=config.batch_max_rows, max_requests=config.batch_max_requests
         )
         self.max_wait_s = config.batch_max_wait_ms / 1000.0
-        #: Model calls of /predict/ at once: one per model thread.
-        self.slots = config.model_threads
+        #: Model calls of /predict/ at once: one per CPU the process may use, at most one per
+        #: model thread.  More calls than CPUs would only share the CPUs; waiting requests
+        #: batched into fewer calls pay the model's fixed cost fewer times.
+        self.slots = min(config.model_threads, usable_cpus())
         #: Requests still to check against their answers alone (``--batching auto``).
         self.check_left = CHECKED_REQUESTS if config.batching is Batching.AUTO else 0
         #: Batching stopped: a checked request's answers differed.

@@ -4,19 +4,37 @@ DRUM reads these with psutil; here they come from ``/proc`` (Linux), so the
 answer is null where ``/proc`` is missing.  ``time_info`` is null, as in DRUM
 without ``--show-perf`` (a flag drum-bridge refuses).  ``predict_calls`` is
 drum-bridge's own: how many model calls scored how many ``/predict/`` requests
-(adaptive batching).
+(adaptive batching).  ``usable_cpus`` is how many CPUs this process may keep busy.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from pathlib import Path
 
-__all__ = ["PredictCalls", "ProcessStats"]
+__all__ = ["PredictCalls", "ProcessStats", "usable_cpus"]
 
 _MB = 1024.0 * 1024.0
 _TIMING = {"min": None, "max": None, "avg": None, "total": None}
+
+
+def usable_cpus(cgroup: Path = Path("/sys/fs/cgroup")) -> int:
+    """The CPUs this process may keep busy: those it may run on (its affinity, as
+    ``taskset`` sets it), at most its cgroup's CPU quota rounded up (``cpu.max``, as a
+    Kubernetes CPU limit sets it).  At least 1."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cpus = os.cpu_count() or 1
+    try:
+        quota, period = (cgroup / "cpu.max").read_text().split()[:2]
+        if quota != "max":
+            cpus = min(cpus, math.ceil(int(quota) / int(period)))
+    except (OSError, ValueError):
+        pass  # no cgroup v2 quota to read: the affinity alone
+    return max(1, cpus)
 
 
 def _meminfo() -> dict[str, float]:

@@ -354,6 +354,22 @@ def test_auto_batching_stops_at_the_first_answer_that_differs_from_alone(
     assert '{"predictions":[5.000001,11.000001]}' in warning[0].message
 
 
+@pytest.mark.parametrize(("threads", "cpus", "slots"), [(4, 1, 1), (4, 2, 2), (3, 8, 3)])
+def test_batched_calls_at_once_are_one_per_usable_cpu_at_most_one_per_thread(
+    model_dirs: dict[str, Path], monkeypatch: pytest.MonkeyPatch, threads: int, cpus: int, slots: int,
+) -> None:
+    monkeypatch.setattr(batcher_module, "usable_cpus", lambda: cpus)
+    body = b"a,b,c\n1,2,3\n"
+    with serving(model_dirs["regression"], target_type="regression", model_threads=threads) as served:
+        assert served.batcher.slots == slots
+        # With every slot busy, the next requests wait and then share one call.
+        responses = served.loop.run_until_complete(_batched(served, [body] * 3))
+        counts = served.app.drum_runtime.stats.predict_calls
+
+    assert [r.status_code for r in responses] == [200] * 3
+    assert (counts.model_calls, counts.largest_batch) == (1, 3)
+
+
 def test_batching_on_does_not_check(model_dirs: dict[str, Path]) -> None:
     with serving(model_dirs["regression"], target_type="regression", batching="on",
                  model_threads=1) as served:
