@@ -3,6 +3,7 @@ version, on every response."""
 
 from __future__ import annotations
 
+import random
 import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -44,7 +45,7 @@ class DrumHeadersMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = _incoming_request_id(scope) or str(uuid.uuid4()).encode()
+        request_id = _incoming_request_id(scope) or _new_request_id()
         token = REQUEST_ID.set(request_id.decode("latin-1"))
         versions = [(VERSION_HEADER, self.drum_version), (BRIDGE_VERSION_HEADER, self.bridge_version)]
 
@@ -64,6 +65,14 @@ class DrumHeadersMiddleware:
             await self.app(scope, receive, send_with_headers)
         finally:
             REQUEST_ID.reset(token)
+
+
+def _new_request_id() -> bytes:
+    """A random version-4 UUID, as DRUM sends, from ``random`` (reseeded from the OS in every
+    forked process) rather than ``uuid.uuid4``: its ``os.urandom`` is a syscall that lets go of
+    the GIL on every request, which hands the event loop to a model thread for up to the GIL's
+    switch interval.  An id is a label, not a secret."""
+    return str(uuid.UUID(int=random.getrandbits(128), version=4)).encode()
 
 
 def _incoming_request_id(scope: Scope) -> bytes | None:

@@ -2,7 +2,8 @@
 
 Every line written while a request is served carries its request id (the
 ``X_Request_ID`` response header); ``--log-format json`` writes one JSON object
-a line; ``--access-log off`` drops uvicorn's line per request.
+a line; ``--access-log off`` drops uvicorn's line per request.  The access
+lines of one event-loop turn are written together (``observability.access_log``).
 """
 
 from __future__ import annotations
@@ -35,8 +36,8 @@ def logging_config(level: str, log_format: str = "text", access_log: bool = True
         "handlers": {
             "default": {"class": "logging.StreamHandler", "formatter": "default",
                         "stream": "ext://sys.stderr", "filters": ["request_id"]},
-            "access": {"class": "logging.StreamHandler", "formatter": "access",
-                       "stream": "ext://sys.stdout", "filters": ["request_id"]},
+            "access": {"class": "drum_bridge.observability.access_log.TurnBufferedStreamHandler",
+                       "formatter": "access", "stream": "ext://sys.stdout", "filters": ["request_id"]},
         },
         "root": {"handlers": ["default"], "level": level},
         "loggers": {

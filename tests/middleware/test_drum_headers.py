@@ -3,6 +3,7 @@ version, on every HTTP response."""
 
 from __future__ import annotations
 
+import os
 import uuid
 from pathlib import Path
 
@@ -95,3 +96,23 @@ def score(data, model, **kwargs):
     for response in (info, missing):
         assert response.headers["x-drum-version"] == "1.18.1"
         assert response.headers["x-drum-bridge-version"] == drum_bridge.__version__
+
+
+def test_forked_workers_do_not_repeat_each_others_request_ids() -> None:
+    # gunicorn forks its workers: each must draw its own ids (random reseeds after a fork).
+    from drum_bridge.middleware.drum_headers import _new_request_id
+
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: one id to the parent, then out without cleanup
+        os.write(write_end, _new_request_id())
+        os._exit(0)
+    os.close(write_end)
+    try:
+        child_id = os.read(read_end, 64)
+    finally:
+        os.close(read_end)
+        os.waitpid(pid, 0)
+    parent_id = _new_request_id()
+    assert uuid.UUID(child_id.decode()).version == 4
+    assert child_id != parent_id

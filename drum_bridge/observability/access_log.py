@@ -1,0 +1,75 @@
+"""The access log's handler: the lines of one event-loop turn go out in one write.
+
+A write to a file or a pipe lets go of the GIL, and on a busy server the event
+loop then waits for a model thread to hand it back (up to the GIL's switch
+interval) once per line, i.e. once per request.  ``TurnBufferedStreamHandler``
+formats each line when it is logged, keeps it, and writes every line of the
+loop's turn together in the next turn (a ``call_soon``): under load many
+responses share one write; an idle server writes each line at once, as before.
+A line logged outside a running event loop is written at once.  ``flush()`` and
+``close()`` (``logging.shutdown()`` at exit) write what is kept.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any, TextIO
+
+__all__ = ["TurnBufferedStreamHandler"]
+
+
+class TurnBufferedStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    def __init__(self, stream: TextIO | None = None) -> None:
+        super().__init__(stream)
+        self._kept: list[str] = []
+        self._scheduled = False
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
+        if loop is None:
+            self._write_kept()
+            super().emit(record)
+            return
+        try:
+            self._kept.append(self.format(record) + self.terminator)
+        except Exception:
+            self.handleError(record)
+            return
+        if not self._scheduled:
+            self._scheduled = True
+            loop.call_soon(self._next_turn)
+
+    def _next_turn(self) -> None:
+        with self._locked():
+            self._scheduled = False
+            self._write_kept()
+
+    def _write_kept(self) -> None:
+        if not self._kept:
+            return
+        text, self._kept = "".join(self._kept), []
+        try:
+            self.stream.write(text)
+            self.stream.flush()
+        except Exception:  # as logging does: report on stderr, never raise into the server
+            if logging.raiseExceptions:
+                import traceback
+
+                traceback.print_exc()
+
+    def flush(self) -> None:
+        with self._locked():
+            self._write_kept()
+        super().flush()
+
+    def _locked(self) -> Any:
+        lock = self.lock
+        if lock is None:  # closed
+            import contextlib
+
+            return contextlib.nullcontext()
+        return lock
