@@ -44,7 +44,7 @@ from .model.predictor import LoadedModel
 from .model_runtime import DrumRuntime, request_timed_out
 from .process_stats import usable_cpus
 
-__all__ = ["CHECKED_REQUESTS", "PredictBatcher", "predict_batcher"]
+__all__ = ["CHECKED_REQUESTS", "PredictBatcher", "count_predict_call", "predict_batcher"]
 
 logger = logging.getLogger("drum_bridge.batcher")
 
@@ -64,11 +64,10 @@ def predict_batcher(runtime: DrumRuntime) -> PredictBatcher | None:
         pass
     model = runtime.loaded
     batcher = PredictBatcher(runtime, model) if batching_applies(model) else None
-    calls = runtime.stats.predict_calls
-    calls.batching = batcher is not None
-    if batcher is not None and batcher.check_left > 0:
-        calls.batching_check = "running"
+    runtime.stats.predict_calls.batching = batcher is not None
     if batcher is not None:
+        if batcher.check_left > 0:
+            runtime.stats.predict_calls.batching_check = "running"
         runtime.on_drain.append(batcher.drain)
     _BATCHERS[runtime] = batcher
     return batcher
@@ -306,21 +305,27 @@ class PredictBatcher:
             )
 
     def _count(self, requests: int, rows: int | None) -> None:
-        self.runtime.stats.predict_calls.add(requests)
-        metrics = self.runtime.metrics
-        if metrics is None:
-            return
-        if requests == 1:
-            metrics.single_call()
-        else:
-            metrics.batch_requests.observe(requests)
-            if rows is not None:
-                metrics.batch_rows.observe(rows)
+        count_predict_call(self.runtime, requests, rows)
 
     def _rescored(self) -> None:
         self.runtime.stats.predict_calls.batches_rescored_alone += 1
         if self.runtime.metrics is not None:
             self.runtime.metrics.batches_rescored_alone.inc()
+
+
+def count_predict_call(runtime: DrumRuntime, requests: int = 1, rows: int | None = None) -> None:
+    """One model call of ``/predict/`` that scored ``requests`` requests (``rows`` rows when
+    batched), for ``/stats/`` and the metrics."""
+    runtime.stats.predict_calls.add(requests)
+    metrics = runtime.metrics
+    if metrics is None:
+        return
+    if requests == 1:
+        metrics.single_call()
+    else:
+        metrics.batch_requests.observe(requests)
+        if rows is not None:
+            metrics.batch_rows.observe(rows)
 
 
 def _shown(answer: Answer) -> str:

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any, TextIO
+import traceback
+from typing import TextIO
 
 __all__ = ["TurnBufferedStreamHandler"]
 
@@ -44,9 +45,12 @@ class TurnBufferedStreamHandler(logging.StreamHandler):  # type: ignore[type-arg
             loop.call_soon(self._next_turn)
 
     def _next_turn(self) -> None:
-        with self._locked():
+        self.acquire()
+        try:
             self._scheduled = False
             self._write_kept()
+        finally:
+            self.release()
 
     def _write_kept(self) -> None:
         if not self._kept:
@@ -57,19 +61,12 @@ class TurnBufferedStreamHandler(logging.StreamHandler):  # type: ignore[type-arg
             self.stream.flush()
         except Exception:  # as logging does: report on stderr, never raise into the server
             if logging.raiseExceptions:
-                import traceback
-
                 traceback.print_exc()
 
     def flush(self) -> None:
-        with self._locked():
+        self.acquire()
+        try:
             self._write_kept()
+        finally:
+            self.release()
         super().flush()
-
-    def _locked(self) -> Any:
-        lock = self.lock
-        if lock is None:  # closed
-            import contextlib
-
-            return contextlib.nullcontext()
-        return lock

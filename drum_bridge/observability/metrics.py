@@ -203,8 +203,7 @@ class ModelMetrics:
             _bulk_observe(self.model_seconds, total, buckets)
         if self._single_calls:
             single, self._single_calls = self._single_calls, 0
-            self.batch_requests._sum.inc(single)  # noqa: SLF001 - as _bulk_observe
-            self.batch_requests._buckets[0].inc(single)  # noqa: SLF001 - the bucket "<= 1"
+            _bulk_observe(self.batch_requests, single, [single])  # all in the bucket "<= 1"
 
     def single_call(self) -> None:
         """A /predict/ model call of one request (on the event loop; written when flushed)."""

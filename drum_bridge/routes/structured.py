@@ -7,7 +7,7 @@ import uuid
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ..batcher import predict_batcher
+from ..batcher import count_predict_call, predict_batcher
 from ..config import TargetType
 from ..errors import ServiceUnavailableError, UnprocessableEntityError
 from ..model_runtime import DrumRuntime
@@ -46,17 +46,10 @@ async def predict(runtime: DrumRuntime, request: Request) -> Response:
             except ServiceUnavailableError:
                 raise  # refused: no model call
             except Exception:
-                _count_call(runtime)
+                count_predict_call(runtime)
                 raise
-            _count_call(runtime)
+            count_predict_call(runtime)
     return Response(body, media_type="application/json")
-
-
-def _count_call(runtime: DrumRuntime) -> None:
-    """One model call, of one request, for ``/stats/`` and the metrics."""
-    runtime.stats.predict_calls.add(1)
-    if runtime.metrics is not None:
-        runtime.metrics.single_call()
 
 
 async def transform(runtime: DrumRuntime, request: Request) -> Response:
