@@ -11,8 +11,9 @@ Payloads: 5 rows at ``--connections`` (32) and 10,000 rows at ``--big-connection
 
 **The floor** is the same parse + predict + serialise work (``LoadedModel.predict`` on the
 same CSV bytes) timed in-process, in a subprocess pinned to the server's first CPU, one call
-at a time, right after each drum-bridge run (this machine's speed drifts by a third within
-minutes, so a floor taken once would not pair with a run minutes later).  **Efficiency** of a
+at a time, right before and right after each drum-bridge run, the server idle, and the mean of
+the two taken (this machine's speed drifts by a third within minutes, so a floor taken once
+would not pair with a run minutes later, and one taken on one side only pairs less well).  **Efficiency** of a
 run = its req/s x the floor's seconds per request taken after it; the table gives the median
 and range over rounds.  1.0 means the server adds nothing around the model (batching can pass
 1.0: it pays the model's fixed cost once per batch).
@@ -86,8 +87,11 @@ class Extra:
     model_calls: int | None = None
     requests: int | None = None
     open_loop: dict[str, Any] | None = None
-    #: In-process seconds a request, timed right after this run (drum-bridge runs only).
+    #: In-process seconds a request: the mean of the floors timed right before and right
+    #: after this run, the server idle (drum-bridge runs only).
     floor_s: float | None = None
+    #: The two floors it is the mean of.
+    floors_s: tuple[float, float] | None = None
 
 
 @dataclass
@@ -267,6 +271,9 @@ def measure(
             config = WrkConfig(connections=payload.connections, cpus=args.client_cpus)
             if args.warmup > 0:
                 run_wrk(url, payload.script, args.warmup, config)
+            timed = variant.batching is not None and args.floor_seconds > 0
+            floor_before = (floor_seconds(args.code_dir, payload, args.floor_seconds, args.server_cpus)
+                            if timed else None)
             before = predict_calls(server.url) if variant.batching else None
             result = run_wrk(url, payload.script, args.duration, config)
             after = predict_calls(server.url) if variant.batching else None
@@ -278,14 +285,17 @@ def measure(
             elif args.open_loop > 0 and payload.name in drum_rps:
                 extra.open_loop = open_loop(url, drum_rps[payload.name], payload, args.open_loop,
                                             args.client_cpus)
-            if variant.batching is not None and args.floor_seconds > 0:
-                extra.floor_s = floor_seconds(args.code_dir, payload, args.floor_seconds, args.server_cpus)
+            if floor_before is not None:
+                floor_after = floor_seconds(args.code_dir, payload, args.floor_seconds, args.server_cpus)
+                extra.floors_s = (floor_before, floor_after)
+                extra.floor_s = (floor_before + floor_after) / 2
             found.append((RunRecord(round_index, variant.name, payload.name, server.ready_s, result), extra))
             line = f"    {payload.name:>8}: {describe(result)}"
             if extra.model_calls:
                 line += f", {extra.requests / extra.model_calls:.2f} requests a model call"
-            if extra.floor_s:
-                line += (f", floor {extra.floor_s * 1000:.3f} ms: efficiency"
+            if extra.floor_s and extra.floors_s:
+                line += (f", floor {extra.floor_s * 1000:.3f} ms (before {extra.floors_s[0] * 1000:.3f},"
+                         f" after {extra.floors_s[1] * 1000:.3f}): efficiency"
                          f" {result.requests_per_sec * extra.floor_s:.2f}")
             if extra.open_loop:
                 line += (f", open loop at DRUM's {drum_rps[payload.name]:.0f}/s:"
@@ -378,7 +388,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     add("--warmup", type=float, default=3.0, help="seconds of the wrk warm-up (0: none)")
     add("--rounds", type=int, default=3)
     add("--floor-seconds", type=float, default=2.0,
-        help="seconds of in-process timing after each drum-bridge run (0: no floor, no efficiency)")
+        help="seconds of in-process timing before and after each drum-bridge run (0: no floor, no efficiency)")
     add("--open-loop", type=float, default=0.0, metavar="SECONDS",
         help="also offer each drum-bridge variant DRUM's req/s open-loop this long (needs --drum)")
     add("--server-cpus", default="0", help="taskset CPU list of the server (default: 0)")

@@ -144,6 +144,7 @@ class AppSettings(TypedDict, total=False):
     metrics: bool
     log_format: str
     access_log: bool
+    gc_freeze: bool
     backlog: int
     keep_alive: float
     max_requests: int

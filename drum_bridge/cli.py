@@ -143,6 +143,8 @@ def _server_arguments(parser: argparse.ArgumentParser) -> None:
                      help="Serve Prometheus metrics at /metrics (env DRUM_BRIDGE_METRICS; default on)")
     ops.add_argument("--access-log", choices=("on", "off"),
                      help="Log a line per request (env DRUM_BRIDGE_ACCESS_LOG; default on)")
+    ops.add_argument("--gc-freeze", choices=("on", "off"),
+                     help="Freeze the start-up heap once the model is loaded: the garbage collector's full collections skip it (env DRUM_BRIDGE_GC_FREEZE; default on)")
     ops.add_argument("--log-format", choices=LOG_FORMATS,
                      help="Log lines as text or one JSON object a line (env DRUM_BRIDGE_LOG_FORMAT; default text)")
     ops.add_argument("--backlog", type=_positive_int, metavar="N",

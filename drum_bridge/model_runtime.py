@@ -59,6 +59,9 @@ class DrumRuntime:
         #: Called as the lifespan starts, before the model loads (the server chains its drain
         #: to the signal handlers then: they are in place under uvicorn and gunicorn alike).
         self.on_startup: list[Callable[[], None]] = []
+        #: Called once the lifespan has loaded the model (or started the error server), before
+        #: the first request is served (the server freezes its start-up heap then).
+        self.on_loaded: list[Callable[[], None]] = []
         #: Called at shutdown, in order (the legacy Flask mount stops its responses).
         self.on_shutdown: list[Callable[[], Awaitable[None]]] = []
         #: Called as draining begins: each answers the requests it holds 503; how many.
@@ -86,6 +89,9 @@ class DrumRuntime:
         self.on_startup = []
         async with self._starting:
             await self._load()
+        for callback in self.on_loaded:
+            callback()
+        self.on_loaded = []
 
     async def ensure_loaded(self) -> None:
         """The model, loaded on first use when no lifespan loaded it (a mounted app).

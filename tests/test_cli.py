@@ -147,6 +147,7 @@ FLAG_TO_FIELD: list[tuple[tuple[str, ...], str, Any]] = [
     (("--body-timeout", "0"), "body_timeout", 0.0),
     (("--metrics", "off"), "metrics", False),
     (("--access-log", "off"), "access_log", False),
+    (("--gc-freeze", "off"), "gc_freeze", False),
     (("--log-format", "json"), "log_format", "json"),
     (("--backlog", "16"), "backlog", 16),
     (("--keep-alive", "0"), "keep_alive", 0.0),

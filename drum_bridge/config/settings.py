@@ -212,6 +212,10 @@ class Config:
     log_format: str = "text"
     #: Log a line per request (uvicorn's access log).
     access_log: bool = True
+    #: The server freezes its start-up heap (``gc.freeze()``) once the model is loaded, so
+    #: that the garbage collector's full collections skip it.  A server setting: an app
+    #: mounted in a host's process leaves the host's collector alone.
+    gc_freeze: bool = True
     #: Connections waiting to be accepted (DRUM's ``DRUM_WEBSERVER_BACKLOG``).
     backlog: int = 2048
     #: Seconds an idle keep-alive connection stays open; 0 closes it after each response

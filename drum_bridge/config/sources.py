@@ -55,6 +55,7 @@ ENV_FLAGS: dict[str, str] = {
     "DRUM_BRIDGE_BODY_TIMEOUT": "body_timeout",
     "DRUM_BRIDGE_METRICS": "metrics",
     "DRUM_BRIDGE_ACCESS_LOG": "access_log",
+    "DRUM_BRIDGE_GC_FREEZE": "gc_freeze",
     "DRUM_BRIDGE_LOG_FORMAT": "log_format",
     "DRUM_BRIDGE_BACKLOG": "backlog",
     "DRUM_BRIDGE_KEEP_ALIVE": "keep_alive",
@@ -124,7 +125,7 @@ def _env_value(dest: str, raw: str) -> Any:
             return "on" if parse_bool(dest.upper(), raw) else "off"
         except ConfigError:
             raise ConfigError(f"{raw!r} is not a batching setting; use auto, on or off") from None
-    if dest in ("metrics", "access_log"):
+    if dest in ("metrics", "access_log", "gc_freeze"):
         return "on" if parse_bool(dest.upper(), raw) else "off"
     if dest in _WHOLE_NUMBERS:
         try:
@@ -394,6 +395,7 @@ def config_from_args(args: argparse.Namespace, environ: Mapping[str, str] | None
         batch_max_requests=args.batch_max_requests or Config.batch_max_requests,
         batch_max_wait_ms=_given(args, "batch_max_wait_ms"),
         access_log=_switch(args.access_log),
+        gc_freeze=_switch(args.gc_freeze),
         log_format=args.log_format or Config.log_format,
         deployment_config=_path(args.deployment_config),
         user_secrets_mount_path=_path(args.user_secrets_mount_path),

@@ -15,7 +15,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import traceback
-from typing import TextIO
+from collections.abc import Callable
+from typing import Any, TextIO
 
 __all__ = ["TurnBufferedStreamHandler"]
 
@@ -23,7 +24,8 @@ __all__ = ["TurnBufferedStreamHandler"]
 class TurnBufferedStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
     def __init__(self, stream: TextIO | None = None) -> None:
         super().__init__(stream)
-        self._kept: list[str] = []
+        #: Lines formatted, or (line, entry) formatted at the write.
+        self._kept: list[str | tuple[Callable[[Any], str], Any]] = []
         self._scheduled = False
 
     def emit(self, record: logging.LogRecord) -> None:
@@ -44,6 +46,14 @@ class TurnBufferedStreamHandler(logging.StreamHandler):  # type: ignore[type-arg
             self._scheduled = True
             loop.call_soon(self._next_turn)
 
+    def keep(self, line: Callable[[Any], str], entry: Any) -> None:
+        """A line that ``line(entry)`` formats when the turn's lines are written, in its place
+        among them (``access_lines``: on the event loop only)."""
+        self._kept.append((line, entry))
+        if not self._scheduled:
+            self._scheduled = True
+            asyncio.get_running_loop().call_soon(self._next_turn)
+
     def _next_turn(self) -> None:
         self.acquire()
         try:
@@ -55,13 +65,22 @@ class TurnBufferedStreamHandler(logging.StreamHandler):  # type: ignore[type-arg
     def _write_kept(self) -> None:
         if not self._kept:
             return
-        text, self._kept = "".join(self._kept), []
+        kept, self._kept = self._kept, []
+        text = "".join(item if isinstance(item, str) else self._formatted(*item) for item in kept)
         try:
             self.stream.write(text)
             self.stream.flush()
         except Exception:  # as logging does: report on stderr, never raise into the server
             if logging.raiseExceptions:
                 traceback.print_exc()
+
+    def _formatted(self, line: Callable[[Any], str], entry: Any) -> str:
+        try:
+            return line(entry) + self.terminator
+        except Exception:  # this line is lost, reported on stderr; the others are written
+            if logging.raiseExceptions:
+                traceback.print_exc()
+            return ""
 
     def flush(self) -> None:
         self.acquire()

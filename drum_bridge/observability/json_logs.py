@@ -8,10 +8,15 @@ from typing import Any
 
 import orjson
 
-__all__ = ["JsonFormatter"]
+__all__ = ["ACCESS_FIELDS", "JsonFormatter", "iso_time"]
 
 #: uvicorn's access records carry these as ``args``, in this order.
-_ACCESS_FIELDS = ("client", "method", "path", "http_version", "status")
+ACCESS_FIELDS = ("client", "method", "path", "http_version", "status")
+
+
+def iso_time(created: float) -> str:
+    """A record's time, UTC, ISO 8601 with milliseconds."""
+    return datetime.datetime.fromtimestamp(created, datetime.timezone.utc).isoformat(timespec="milliseconds")
 
 
 class JsonFormatter(logging.Formatter):
@@ -20,16 +25,14 @@ class JsonFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
-            "time": datetime.datetime.fromtimestamp(record.created, datetime.timezone.utc).isoformat(
-                timespec="milliseconds"
-            ),
+            "time": iso_time(record.created),
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),
             "request_id": getattr(record, "request_id", None),
         }
         if record.name == "uvicorn.access" and isinstance(record.args, tuple):
-            entry.update(zip(_ACCESS_FIELDS, record.args, strict=False))
+            entry.update(zip(ACCESS_FIELDS, record.args, strict=False))
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         if record.stack_info:

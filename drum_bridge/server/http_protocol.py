@@ -30,6 +30,7 @@ from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from ..observability.access_lines import shared_access_lines
 from .worker_config import CONFIG_ENV, decode_config
 
 __all__ = ["GuardedHttpToolsProtocol", "PROTOCOL"]
@@ -62,11 +63,49 @@ def _limits() -> tuple[float, float, int]:
     return config.header_timeout, config.body_timeout, config.max_header_size
 
 
+class _TurnWrites:
+    """A connection's transport whose writes of one event-loop turn go out together.
+
+    uvicorn writes a response's head and body apart: two syscalls, two TCP segments for
+    the client to read.  Kept until the end of the turn, they go out in one ``writelines``
+    (one ``writev``, no copy).  ``close()`` writes what is kept first; everything else is
+    the transport's own.
+    """
+
+    __slots__ = ("_transport", "_loop", "_kept")
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        self._transport = transport
+        self._loop = loop
+        self._kept: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        if not data:
+            return
+        if not self._kept:
+            self._loop.call_soon(self.write_kept)
+        self._kept.append(data)
+
+    def write_kept(self) -> None:
+        kept, self._kept = self._kept, []
+        if kept and not self._transport.is_closing():
+            self._transport.writelines(kept)
+
+    def close(self) -> None:
+        self.write_kept()
+        self._transport.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+
 class GuardedHttpToolsProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol with drum-bridge's read limits (``http=`` of uvicorn)."""
 
     def __init__(self, config: Any, *args: Any, **kwargs: Any) -> None:
         super().__init__(config, *args, **kwargs)
+        if self.access_log and (lines := shared_access_lines(self.access_logger)) is not None:
+            self.access_logger = lines  # type: ignore[assignment]  # duck-typed: info() only
         self._header_timeout, self._body_timeout, self._max_header_size = _limits()
         self._read_timer: asyncio.TimerHandle | None = None
         #: Bytes of the request whose headers are arriving; None between requests.
@@ -74,6 +113,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._body_expected = False
         #: The server shuts down (SIGTERM, --max-requests): serve what already came, then close.
         self._draining = False
+        self._real_transport: asyncio.Transport | None = None
 
     # --- timers
 
@@ -119,6 +159,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        self._real_transport = transport
+        self.transport = _TurnWrites(transport, self.loop)  # type: ignore[assignment]
         self._arm(self._header_timeout, self._headers_timed_out)
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -139,6 +181,13 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
                 f"request headers are over the limit of {self._max_header_size} bytes"
                 " (set by --max-header-size / DRUM_BRIDGE_MAX_HEADER_SIZE)",
             )
+
+    def handle_websocket_upgrade(self) -> None:
+        # The WebSocket protocol takes the connection over: it gets the transport itself.
+        self.transport.write_kept()  # type: ignore[attr-defined]
+        if self._real_transport is not None:
+            self.transport = self._real_transport
+        super().handle_websocket_upgrade()
 
     def on_message_begin(self) -> None:
         super().on_message_begin()

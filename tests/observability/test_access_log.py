@@ -6,6 +6,8 @@ import asyncio
 import io
 import logging
 
+import pytest
+
 from drum_bridge.observability.access_log import TurnBufferedStreamHandler
 
 
@@ -77,3 +79,26 @@ def test_flush_writes_what_is_kept() -> None:
 
     assert asyncio.run(log_and_flush()) == "kept\n"
     assert stream.writes == 1
+
+
+def test_a_line_kept_to_format_later_that_fails_is_reported_and_the_others_written(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    stream = CountingStream()
+    logger, handler = _logger(stream)
+
+    def broken(entry: object) -> str:
+        raise ValueError(f"cannot format {entry}")
+
+    async def serve() -> None:
+        logger.info("before")
+        handler.keep(lambda entry: f"kept {entry}", 1)
+        handler.keep(broken, 2)
+        logger.info("after")
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+
+    asyncio.run(serve())
+    assert stream.getvalue() == "before\nkept 1\nafter\n"
+    assert stream.writes == 1
+    assert "ValueError: cannot format 2" in capsys.readouterr().err

@@ -47,6 +47,7 @@ def _everything_set(code_dir: Path) -> Config:
         metrics=False,
         log_format="json",
         access_log=False,
+        gc_freeze=False,
         backlog=64,
         keep_alive=0.5,
         max_requests=100,
