@@ -228,31 +228,26 @@ class ThreadPool:
         return await self._until(asyncio.get_running_loop(), timeout, call)  # type: ignore[no-any-return]
 
     async def _until(self, loop: asyncio.AbstractEventLoop, timeout: float, call: _Call) -> Any:
-        """Wait for ``call`` up to ``timeout`` seconds (see ``run_until``)."""
-        released: asyncio.Future[None] = _CallDone(loop=loop)
+        """Wait for ``call`` up to ``timeout`` seconds (see ``run_until``).
 
-        def on_done(future: asyncio.Future[Any]) -> None:
-            future.exception()  # retrieved here: after a deadline nobody else reads it
-            if not released.done():
-                released.set_result(None)
+        At the deadline the call's future is settled with ``CallTimeoutError``; what the
+        thread answers later finds it settled and is dropped (``_settle``).
+        """
+        future = call.future
 
         def on_deadline() -> None:
             with self._lock:
                 if call.state == _QUEUED:
                     call.state = _DROPPED
                     self._waiting -= 1
-            if not released.done():
-                released.set_result(None)
+            if not future.done():
+                future.set_exception(CallTimeoutError(f"The call did not return within {timeout:g} s"))
 
-        call.future.add_done_callback(on_done)
         deadline = loop.call_later(timeout, on_deadline)
         try:
-            await released
+            return await future
         finally:
             deadline.cancel()
-        if not call.future.done():
-            raise CallTimeoutError(f"The call did not return within {timeout:g} s")
-        return call.future.result()
 
     def close(self, reason: str = "The server is shutting down") -> int:
         """Refuse new calls and answer the queued ones ``PoolClosedError(reason)``; how many."""
