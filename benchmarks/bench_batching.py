@@ -11,10 +11,11 @@ Payloads: 5 rows at ``--connections`` (32) and 10,000 rows at ``--big-connection
 
 **The floor** is the same parse + predict + serialise work (``LoadedModel.predict`` on the
 same CSV bytes) timed in-process, in a subprocess pinned to the server's first CPU, one call
-at a time, right before and right after each drum-bridge run, the server idle, and the mean of
-the two taken (this machine's speed drifts by a third within minutes, so a floor taken once
-would not pair with a run minutes later, and one taken on one side only pairs less well).  **Efficiency** of a
-run = its req/s x the floor's seconds per request taken after it; the table gives the median
+at a time, with malloc set as the server's workers set it (``--keep-freed-memory``), right
+before and right after each drum-bridge run, the server idle, and the mean of the two taken
+(this machine's speed drifts by a third within minutes, so a floor taken once would not pair
+with a run minutes later, and one taken on one side only pairs less well).  **Efficiency** of a
+run = its req/s x that floor's seconds per request; the table gives the median
 and range over rounds.  1.0 means the server adds nothing around the model (batching can pass
 1.0: it pays the model's fixed cost once per batch).
 
@@ -120,7 +121,9 @@ from pathlib import Path
 from drum_bridge import Config, TargetType
 from drum_bridge.model.payload import Payload
 from drum_bridge.model.predictor import load_model
+from drum_bridge.server.process import keep_freed_memory
 
+keep_freed_memory()  # malloc as the server's workers set it (--keep-freed-memory, on by default)
 code_dir, csv_path, seconds = Path(sys.argv[1]), Path(sys.argv[2]), float(sys.argv[3])
 model = load_model(Config(code_dir=code_dir, target_type=TargetType.REGRESSION))
 payload = Payload(data=csv_path.read_bytes(), mimetype="text/csv")

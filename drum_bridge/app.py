@@ -145,6 +145,7 @@ class AppSettings(TypedDict, total=False):
     log_format: str
     access_log: bool
     gc_freeze: bool
+    keep_freed_memory: bool
     backlog: int
     keep_alive: float
     max_requests: int

@@ -145,6 +145,8 @@ def _server_arguments(parser: argparse.ArgumentParser) -> None:
                      help="Log a line per request (env DRUM_BRIDGE_ACCESS_LOG; default on)")
     ops.add_argument("--gc-freeze", choices=("on", "off"),
                      help="Freeze the start-up heap once the model is loaded: the garbage collector's full collections skip it (env DRUM_BRIDGE_GC_FREEZE; default on)")
+    ops.add_argument("--keep-freed-memory", choices=("on", "off"),
+                     help="glibc malloc keeps freed memory up to its own upper bounds instead of returning it after each large request (env DRUM_BRIDGE_KEEP_FREED_MEMORY; default on)")
     ops.add_argument("--log-format", choices=LOG_FORMATS,
                      help="Log lines as text or one JSON object a line (env DRUM_BRIDGE_LOG_FORMAT; default text)")
     ops.add_argument("--backlog", type=_positive_int, metavar="N",

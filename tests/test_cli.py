@@ -148,6 +148,7 @@ FLAG_TO_FIELD: list[tuple[tuple[str, ...], str, Any]] = [
     (("--metrics", "off"), "metrics", False),
     (("--access-log", "off"), "access_log", False),
     (("--gc-freeze", "off"), "gc_freeze", False),
+    (("--keep-freed-memory", "off"), "keep_freed_memory", False),
     (("--log-format", "json"), "log_format", "json"),
     (("--backlog", "16"), "backlog", 16),
     (("--keep-alive", "0"), "keep_alive", 0.0),

@@ -216,6 +216,9 @@ class Config:
     #: that the garbage collector's full collections skip it.  A server setting: an app
     #: mounted in a host's process leaves the host's collector alone.
     gc_freeze: bool = True
+    #: The server sets glibc malloc's mmap and trim thresholds to glibc's own upper bounds, so
+    #: that a large request's memory is not handed back and faulted in again by the next.
+    keep_freed_memory: bool = True
     #: Connections waiting to be accepted (DRUM's ``DRUM_WEBSERVER_BACKLOG``).
     backlog: int = 2048
     #: Seconds an idle keep-alive connection stays open; 0 closes it after each response

@@ -56,6 +56,7 @@ ENV_FLAGS: dict[str, str] = {
     "DRUM_BRIDGE_METRICS": "metrics",
     "DRUM_BRIDGE_ACCESS_LOG": "access_log",
     "DRUM_BRIDGE_GC_FREEZE": "gc_freeze",
+    "DRUM_BRIDGE_KEEP_FREED_MEMORY": "keep_freed_memory",
     "DRUM_BRIDGE_LOG_FORMAT": "log_format",
     "DRUM_BRIDGE_BACKLOG": "backlog",
     "DRUM_BRIDGE_KEEP_ALIVE": "keep_alive",
@@ -125,7 +126,7 @@ def _env_value(dest: str, raw: str) -> Any:
             return "on" if parse_bool(dest.upper(), raw) else "off"
         except ConfigError:
             raise ConfigError(f"{raw!r} is not a batching setting; use auto, on or off") from None
-    if dest in ("metrics", "access_log", "gc_freeze"):
+    if dest in ("metrics", "access_log", "gc_freeze", "keep_freed_memory"):
         return "on" if parse_bool(dest.upper(), raw) else "off"
     if dest in _WHOLE_NUMBERS:
         try:
@@ -396,6 +397,7 @@ def config_from_args(args: argparse.Namespace, environ: Mapping[str, str] | None
         batch_max_wait_ms=_given(args, "batch_max_wait_ms"),
         access_log=_switch(args.access_log),
         gc_freeze=_switch(args.gc_freeze),
+        keep_freed_memory=_switch(args.keep_freed_memory),
         log_format=args.log_format or Config.log_format,
         deployment_config=_path(args.deployment_config),
         user_secrets_mount_path=_path(args.user_secrets_mount_path),

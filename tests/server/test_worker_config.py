@@ -48,6 +48,7 @@ def _everything_set(code_dir: Path) -> Config:
         log_format="json",
         access_log=False,
         gc_freeze=False,
+        keep_freed_memory=False,
         backlog=64,
         keep_alive=0.5,
         max_requests=100,
