@@ -36,7 +36,7 @@ __all__ = ["ACCESS_MESSAGE", "AccessLines", "access_lines_for", "shared_access_l
 #: The message uvicorn logs a response with; any other is passed to the logger as it is.
 ACCESS_MESSAGE = '%s - "%s %s HTTP/%s" %d'
 
-#: The text format drum-bridge configures for access lines (``server.logging_config``).
+#: The text format of access lines (``server.logging_config`` configures uvicorn's with it).
 TEXT_ACCESS_FORMAT = (
     '%(asctime)s %(levelname)s %(name)s [%(request_id)s]: %(client_addr)s - "%(request_line)s"'
     " %(status_code)s"
@@ -79,7 +79,7 @@ def shared_access_lines(logger: logging.Logger) -> AccessLines | None:
 
 def access_lines_for(logger: logging.Logger) -> AccessLines | None:
     """``AccessLines`` for ``logger`` when it is configured as drum-bridge configures it."""
-    if logger.filters or len(logger.handlers) != 1 or logger.propagate:
+    if logger.name != "uvicorn.access" or logger.filters or len(logger.handlers) != 1 or logger.propagate:
         return None
     (handler,) = logger.handlers
     if type(handler) is not TurnBufferedStreamHandler or [type(f) for f in handler.filters] != [RequestIdFilter]:

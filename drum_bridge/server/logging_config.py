@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..observability.access_lines import TEXT_ACCESS_FORMAT
+
 __all__ = ["LOG_LEVELS", "logging_config"]
 
 #: ``--logging-level`` values (DRUM's) and the level each one stands for.
@@ -18,7 +20,6 @@ LOG_LEVELS = {
     "error": "ERROR", "critical": "CRITICAL", "fatal": "CRITICAL",
 }
 _TEXT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s]: %(message)s"
-_ACCESS = '%(asctime)s %(levelname)s %(name)s [%(request_id)s]: %(client_addr)s - "%(request_line)s" %(status_code)s'
 _JSON = {"()": "drum_bridge.observability.json_logs.JsonFormatter"}
 
 
@@ -31,7 +32,7 @@ def logging_config(level: str, log_format: str = "text", access_log: bool = True
         "filters": {"request_id": {"()": "drum_bridge.observability.request_context.RequestIdFilter"}},
         "formatters": {
             "default": _JSON if json_lines else {"format": _TEXT},
-            "access": _JSON if json_lines else {"()": "uvicorn.logging.AccessFormatter", "fmt": _ACCESS},
+            "access": _JSON if json_lines else {"()": "uvicorn.logging.AccessFormatter", "fmt": TEXT_ACCESS_FORMAT},
         },
         "handlers": {
             "default": {"class": "logging.StreamHandler", "formatter": "default",

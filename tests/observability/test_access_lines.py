@@ -138,6 +138,7 @@ def _coloured(logger: logging.Logger) -> None:
         pytest.param(lambda logger: logger.addFilter(logging.Filter("x")), id="logger-filter"),
         pytest.param(lambda logger: setattr(logger, "propagate", True), id="propagates"),
         pytest.param(lambda logger: logger.handlers[0].addFilter(logging.Filter("x")), id="handler-filter"),
+        pytest.param(lambda logger: setattr(logger, "name", "another.logger"), id="another-logger"),
     ],
 )
 def test_any_other_set_up_keeps_the_logging_path(change: Any) -> None:
