@@ -78,6 +78,8 @@ BOOL_ENV_FLAGS: dict[str, str] = {
     "DRUM_BRIDGE_BATCH_ROW_WISE_SCORE": "batch_row_wise_score",
     "ALLOW_DR_API_ACCESS_FOR_ALL_CUSTOM_MODELS": "allow_dr_api_access",
 }
+#: Settings given as ``on``/``off`` (flag) or a boolean (env).
+_ON_OFF = frozenset({"metrics", "access_log", "gc_freeze", "keep_freed_memory"})
 #: Values never repeated in an error message.
 _SECRET_FLAGS = frozenset({"api_token"})
 _WHOLE_NUMBERS = frozenset({
@@ -126,7 +128,7 @@ def _env_value(dest: str, raw: str) -> Any:
             return "on" if parse_bool(dest.upper(), raw) else "off"
         except ConfigError:
             raise ConfigError(f"{raw!r} is not a batching setting; use auto, on or off") from None
-    if dest in ("metrics", "access_log", "gc_freeze", "keep_freed_memory"):
+    if dest in _ON_OFF:
         return "on" if parse_bool(dest.upper(), raw) else "off"
     if dest in _WHOLE_NUMBERS:
         try:

@@ -19,7 +19,7 @@ later still holds.  Tests compare its lines with the logging path's.
 
 from __future__ import annotations
 
-import http
+import functools
 import logging
 import time
 from collections.abc import Callable
@@ -28,7 +28,7 @@ from typing import Any
 import orjson
 
 from .access_log import TurnBufferedStreamHandler
-from .json_logs import ACCESS_FIELDS, JsonFormatter, iso_time
+from .json_logs import JsonFormatter, log_entry
 from .request_context import REQUEST_ID, RequestIdFilter
 
 __all__ = ["ACCESS_MESSAGE", "AccessLines", "access_lines_for", "shared_access_lines"]
@@ -95,23 +95,8 @@ def access_lines_for(logger: logging.Logger) -> AccessLines | None:
         and formatter._fmt == TEXT_ACCESS_FORMAT
         and formatter.datefmt is None
     ):
-        return AccessLines(logger, handler, text_line)
+        return AccessLines(logger, handler, functools.partial(text_line, formatter.get_status_code))
     return None
-
-
-_phrases: dict[int, str] = {}
-
-
-def _status(code: int) -> str:
-    """uvicorn's ``status_code`` field: the code and its phrase ("599 " for an unknown code)."""
-    text = _phrases.get(code)
-    if text is None:
-        try:
-            phrase = http.HTTPStatus(code).phrase
-        except ValueError:
-            phrase = ""
-        text = _phrases[code] = f"{code} {phrase}"
-    return text
 
 
 _second: list[Any] = [None, ""]
@@ -125,22 +110,22 @@ def _asctime(created: float) -> str:
     return f"{_second[1]},{int((created - second) * 1000):03d}"
 
 
-def text_line(kept: _Kept) -> str:
+def text_line(status_code: Callable[[int], str], kept: _Kept) -> str:
+    """``TEXT_ACCESS_FORMAT`` filled as uvicorn's ``AccessFormatter`` fills it; ``status_code``
+    is that formatter's own ``get_status_code``."""
     created, (client, method, path, http_version, status), request_id = kept
-    return (
-        f"{_asctime(created)} INFO uvicorn.access [{request_id}]: {client} -"
-        f' "{method} {path} HTTP/{http_version}" {_status(int(status))}'
-    )
+    return TEXT_ACCESS_FORMAT % {
+        "asctime": _asctime(created),
+        "levelname": "INFO",
+        "name": "uvicorn.access",
+        "request_id": request_id,
+        "client_addr": client,
+        "request_line": f"{method} {path} HTTP/{http_version}",
+        "status_code": status_code(int(status)),
+    }
 
 
 def json_line(kept: _Kept) -> str:
     created, args, request_id = kept
-    entry: dict[str, Any] = {
-        "time": iso_time(created),
-        "level": "INFO",
-        "logger": "uvicorn.access",
-        "message": ACCESS_MESSAGE % args,
-        "request_id": request_id,
-    }
-    entry.update(zip(ACCESS_FIELDS, args, strict=True))
+    entry = log_entry(created, "INFO", "uvicorn.access", ACCESS_MESSAGE % args, request_id, args)
     return orjson.dumps(entry, default=str).decode()

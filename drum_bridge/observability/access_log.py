@@ -38,21 +38,22 @@ class TurnBufferedStreamHandler(logging.StreamHandler):  # type: ignore[type-arg
             super().emit(record)
             return
         try:
-            self._kept.append(self.format(record) + self.terminator)
+            line = self.format(record) + self.terminator
         except Exception:
             self.handleError(record)
             return
-        if not self._scheduled:
-            self._scheduled = True
-            loop.call_soon(self._next_turn)
+        self._keep(line, loop)
 
     def keep(self, line: Callable[[Any], str], entry: Any) -> None:
         """A line that ``line(entry)`` formats when the turn's lines are written, in its place
         among them (``access_lines``: on the event loop only)."""
-        self._kept.append((line, entry))
+        self._keep((line, entry), asyncio.get_running_loop())
+
+    def _keep(self, item: str | tuple[Callable[[Any], str], Any], loop: asyncio.AbstractEventLoop) -> None:
+        self._kept.append(item)
         if not self._scheduled:
             self._scheduled = True
-            asyncio.get_running_loop().call_soon(self._next_turn)
+            loop.call_soon(self._next_turn)
 
     def _next_turn(self) -> None:
         self.acquire()

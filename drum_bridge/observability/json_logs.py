@@ -8,15 +8,29 @@ from typing import Any
 
 import orjson
 
-__all__ = ["ACCESS_FIELDS", "JsonFormatter", "iso_time"]
+__all__ = ["ACCESS_FIELDS", "JsonFormatter", "log_entry"]
 
 #: uvicorn's access records carry these as ``args``, in this order.
 ACCESS_FIELDS = ("client", "method", "path", "http_version", "status")
 
 
-def iso_time(created: float) -> str:
-    """A record's time, UTC, ISO 8601 with milliseconds."""
-    return datetime.datetime.fromtimestamp(created, datetime.timezone.utc).isoformat(timespec="milliseconds")
+def log_entry(
+    created: float, level: str, logger: str, message: str, request_id: str | None, args: Any
+) -> dict[str, Any]:
+    """A line's object: the time (UTC, ISO 8601, milliseconds), level, logger, message and
+    request id, and an access line's fields apart (``args`` of a ``uvicorn.access`` line)."""
+    entry: dict[str, Any] = {
+        "time": datetime.datetime.fromtimestamp(created, datetime.timezone.utc).isoformat(
+            timespec="milliseconds"
+        ),
+        "level": level,
+        "logger": logger,
+        "message": message,
+        "request_id": request_id,
+    }
+    if logger == "uvicorn.access" and isinstance(args, tuple):
+        entry.update(zip(ACCESS_FIELDS, args, strict=False))
+    return entry
 
 
 class JsonFormatter(logging.Formatter):
@@ -24,15 +38,8 @@ class JsonFormatter(logging.Formatter):
     there is one; the fields of an access line (client, method, path, status) apart."""
 
     def format(self, record: logging.LogRecord) -> str:
-        entry: dict[str, Any] = {
-            "time": iso_time(record.created),
-            "level": record.levelname,
-            "logger": record.name,
-            "message": record.getMessage(),
-            "request_id": getattr(record, "request_id", None),
-        }
-        if record.name == "uvicorn.access" and isinstance(record.args, tuple):
-            entry.update(zip(ACCESS_FIELDS, record.args, strict=False))
+        entry = log_entry(record.created, record.levelname, record.name, record.getMessage(),
+                          getattr(record, "request_id", None), record.args)
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         if record.stack_info:

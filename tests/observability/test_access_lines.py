@@ -12,6 +12,7 @@ import time
 from typing import Any
 
 import pytest
+from support.streams import CountingStream
 from uvicorn.logging import AccessFormatter
 
 from drum_bridge.observability.access_lines import ACCESS_MESSAGE, AccessLines, access_lines_for
@@ -26,15 +27,6 @@ RESPONSES: list[tuple[Any, ...]] = [
     ("", "OPTIONS", "*", "1.1", 599),  # no client; a code with no phrase
 ]
 
-
-class CountingStream(io.StringIO):
-    def __init__(self) -> None:
-        super().__init__()
-        self.writes = 0
-
-    def write(self, text: str) -> int:
-        self.writes += 1
-        return super().write(text)
 
 
 def _configured(log_format: str, stream: io.StringIO) -> logging.Logger:

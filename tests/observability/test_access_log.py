@@ -3,22 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import io
 import logging
 
 import pytest
+from support.streams import CountingStream
 
 from drum_bridge.observability.access_log import TurnBufferedStreamHandler
-
-
-class CountingStream(io.StringIO):
-    def __init__(self) -> None:
-        super().__init__()
-        self.writes = 0
-
-    def write(self, text: str) -> int:
-        self.writes += 1
-        return super().write(text)
 
 
 def _logger(stream: CountingStream) -> tuple[logging.Logger, TurnBufferedStreamHandler]:
