@@ -87,24 +87,28 @@ def test_requests_are_counted_by_route_template_and_status(model: Path) -> None:
 
 def test_model_threads_and_model_calls_are_seen_while_they_run_and_after(model: Path) -> None:
     config = Config(code_dir=model, target_type=TargetType.REGRESSION, model_threads=1)
+    statuses: list[int] = []
     with drum_client(config) as client:
-        slow = threading.Thread(target=client.post, args=("/predict/",), kwargs={
-            "content": b"sleep\n0.6\n", "headers": {"Content-Type": "text/csv"}})
+        slow = threading.Thread(target=lambda: statuses.append(client.post(
+            "/predict/", content=b"sleep\n1.5\n", headers={"Content-Type": "text/csv"}).status_code))
         slow.start()
-        deadline = time.monotonic() + 5
-        busy = None
-        while busy != 1 and time.monotonic() < deadline:
-            busy = value(client.get("/metrics").text, "drum_bridge_model_threads_busy", model=model.name)
+        # The model writes "started" before it sleeps 1.5 s: the scrape lands inside the call
+        # however slowly the machine got there.
+        deadline = time.monotonic() + 10
+        while not (model / "started").exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        during = client.get("/metrics").text
         slow.join(10)
         after = client.get("/metrics").text
 
     m = model.name
-    assert busy == 1  # seen at a scrape while the call ran
+    assert statuses == [200]
+    assert value(during, "drum_bridge_model_threads_busy", model=m) == 1  # seen while the call ran
     assert value(after, "drum_bridge_model_threads_busy", model=m) == 0
     assert value(after, "drum_bridge_model_call_duration_seconds_count", model=m) == 1
-    assert (value(after, "drum_bridge_model_call_duration_seconds_sum", model=m) or 0) >= 0.6
-    assert value(after, "drum_bridge_model_call_duration_seconds_bucket", model=m, le="0.5") == 0
-    assert value(after, "drum_bridge_model_call_duration_seconds_bucket", model=m, le="1.0") == 1
+    assert (value(after, "drum_bridge_model_call_duration_seconds_sum", model=m) or 0) >= 1.5
+    assert value(after, "drum_bridge_model_call_duration_seconds_bucket", model=m, le="1.0") == 0
+    assert value(after, "drum_bridge_model_call_duration_seconds_bucket", model=m, le="+Inf") == 1
     assert value(after, "drum_bridge_predict_batch_requests_count", model=m) == 1
     assert value(after, "drum_bridge_predict_batch_requests_bucket", model=m, le="1.0") == 1
 
