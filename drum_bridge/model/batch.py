@@ -81,9 +81,25 @@ def batching_applies(model: LoadedModel) -> bool:
     return model.framework is not None
 
 
-def estimated_rows(payload: Payload) -> int:
-    """The rows of a CSV payload, counted by line ends (cheap, on the event loop)."""
-    return max(1, payload.data.count(b"\n"))
+#: Bytes counted at a time by ``estimated_rows`` with a bound.
+_COUNT_STEP = 16384
+
+
+def estimated_rows(payload: Payload, at_most: int | None = None) -> int:
+    """The rows of a CSV payload, counted by line ends, on the event loop.
+
+    With ``at_most``, counting stops once the count passes it, and some number above
+    it is answered: a large payload that cannot join a batch is not scanned whole
+    (counting the 190 kB of 10,000 rows took 135 us of the loop).
+    """
+    data = payload.data
+    if at_most is None:
+        return max(1, data.count(b"\n"))
+    rows, start, size = 0, 0, len(data)
+    while start < size and rows <= at_most:
+        rows += data.count(b"\n", start, start + _COUNT_STEP)
+        start += _COUNT_STEP
+    return max(1, rows)
 
 
 def can_join(payload: Payload, limits: BatchLimits) -> bool:
@@ -92,7 +108,7 @@ def can_join(payload: Payload, limits: BatchLimits) -> bool:
         payload.mimetype in _CSV_TYPES
         and payload.colnames is None
         and payload.target is None
-        and estimated_rows(payload) <= limits.max_rows
+        and estimated_rows(payload, limits.max_rows) <= limits.max_rows
     )
 
 

@@ -86,6 +86,18 @@ def test_small_csv_payloads_may_join_others_may_not() -> None:
     assert estimated_rows(csv("a,b\n1,2\n3,4")) == 2
 
 
+def test_rows_are_counted_exactly_up_to_the_limit_across_a_large_payload() -> None:
+    limits = BatchLimits(max_rows=1000, max_requests=8)
+    line = b"x" * 99 + b"\n"  # 100 kB for 1,000 lines: several counting steps
+    assert can_join(Payload(data=line * 1000, mimetype="text/csv"), limits)
+    assert not can_join(Payload(data=line * 1001, mimetype="text/csv"), limits)
+    assert not can_join(Payload(data=b"1\n" * 200_000, mimetype="text/csv"), limits)
+    assert estimated_rows(Payload(data=line * 1000, mimetype="text/csv"), 1000) == 1000
+    assert 1000 < estimated_rows(Payload(data=b"1\n" * 200_000, mimetype="text/csv"), 1000) <= 200_000
+    assert estimated_rows(Payload(data=b"1\n" * 200_000, mimetype="text/csv")) == 200_000
+    assert estimated_rows(Payload(data=b"", mimetype="text/csv"), 10) == 1
+
+
 def test_frame_signature_refuses_what_concatenation_could_change() -> None:
     payload = csv("a\n1\n")
     plain = pd.DataFrame({"a": [1, 2], "b": [0.5, 1.5], "c": ["x", "y"]})
