@@ -89,8 +89,9 @@ VARIANTS = (
     HookVariant("fastapi-basehttp", "fastapi_auth.py", "custom_fastapi.py", {INLINE_ENV: "0"}),
 )
 VARIANT_NAMES = tuple(v.name for v in VARIANTS)
-#: Minimum req/s ratio to ``none`` the issue asks for.
-TARGETS = {"flask-inline": 0.60, "flask-threaded": 0.45}
+#: Minimum req/s ratio to ``none``: the hooks issue's 0.60 inline, the speed issue's 0.50
+#: threaded (the hooks issue asked 0.45 of it).
+TARGETS = {"flask-inline": 0.60, "flask-threaded": 0.50}
 #: Share of a CPU other processes may take from the server before a run is flagged.
 OTHER_CPU_WARNING = 0.10
 
