@@ -35,8 +35,7 @@ from .model.batch import (
     BatchLimits,
     BatchReport,
     batching_applies,
-    can_join,
-    estimated_rows,
+    joinable_rows,
 )
 from .model.batch import predict_together as _predict_together
 from .model.payload import Payload
@@ -114,11 +113,12 @@ class PredictBatcher:
 
     async def predict(self, payload: Payload) -> bytes:
         """The ``/predict/`` body for ``payload``, as ``model.predict`` answers it."""
-        if self.stopped or not can_join(payload, self.limits) or (
-            self._in_flight < self.slots and not self._waiting
-        ):
+        if self.stopped or (self._in_flight < self.slots and not self._waiting):
             return await self._alone(payload)
-        return await self._wait(payload)
+        rows = joinable_rows(payload, self.limits)
+        if rows is None:
+            return await self._alone(payload)
+        return await self._wait(payload, rows)
 
     async def _alone(self, payload: Payload) -> bytes:
         self._in_flight += 1
@@ -135,7 +135,7 @@ class PredictBatcher:
         self._count(1, None)
         return body
 
-    async def _wait(self, payload: Payload) -> bytes:
+    async def _wait(self, payload: Payload, rows: int) -> bytes:
         config = self.runtime.config
         if self.runtime.draining:
             raise _shutting_down()
@@ -146,7 +146,7 @@ class PredictBatcher:
                 " retry later"
             )
         loop = asyncio.get_running_loop()
-        waiting = _Waiting(payload, estimated_rows(payload), loop.create_future(), loop.time())
+        waiting = _Waiting(payload, rows, loop.create_future(), loop.time())
         timeout = config.request_timeout or None
         if timeout is not None:
             waiting.deadline = loop.call_later(timeout, self._expire, waiting, timeout)

@@ -44,6 +44,7 @@ __all__ = [
     "can_join",
     "estimated_rows",
     "frame_signature",
+    "joinable_rows",
     "predict_together",
 ]
 
@@ -93,23 +94,26 @@ def estimated_rows(payload: Payload, at_most: int | None = None) -> int:
     (counting the 190 kB of 10,000 rows took 135 us of the loop).
     """
     data = payload.data
-    if at_most is None:
-        return max(1, data.count(b"\n"))
-    rows, start, size = 0, 0, len(data)
-    while start < size and rows <= at_most:
+    size = len(data)
+    bound = size if at_most is None else at_most
+    rows = start = 0
+    while start < size and rows <= bound:
         rows += data.count(b"\n", start, start + _COUNT_STEP)
         start += _COUNT_STEP
     return max(1, rows)
 
 
+def joinable_rows(payload: Payload, limits: BatchLimits) -> int | None:
+    """The rows of ``payload`` if it may wait to share a call (small CSV samples), else None."""
+    if payload.mimetype not in _CSV_TYPES or payload.colnames is not None or payload.target is not None:
+        return None
+    rows = estimated_rows(payload, limits.max_rows)
+    return rows if rows <= limits.max_rows else None
+
+
 def can_join(payload: Payload, limits: BatchLimits) -> bool:
     """Whether ``payload`` may wait to share a call: small CSV samples, nothing else."""
-    return (
-        payload.mimetype in _CSV_TYPES
-        and payload.colnames is None
-        and payload.target is None
-        and estimated_rows(payload, limits.max_rows) <= limits.max_rows
-    )
+    return joinable_rows(payload, limits) is not None
 
 
 def _plain_dtype(dtype: Any) -> bool:
